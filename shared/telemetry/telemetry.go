@@ -8,6 +8,7 @@ package telemetry
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/propagation"
@@ -54,6 +55,13 @@ func Extract(ctx context.Context, h nats.Header) context.Context {
 		return ctx
 	}
 	return propagator.Extract(ctx, Carrier(h))
+}
+
+// ExtractHTTP returns ctx continued with the trace context of an HTTP
+// request's headers, so a client that traces its own calls sees the
+// gateway's work inside them.
+func ExtractHTTP(ctx context.Context, h http.Header) context.Context {
+	return propagator.Extract(ctx, propagation.HeaderCarrier(h))
 }
 
 // Msg returns a message for subj carrying data and ctx's trace context.

@@ -1,0 +1,53 @@
+// Command gateway serves Switchboard's client WebSockets, connected to the
+// NATS at SWITCHBOARD_NATS_URL.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel"
+
+	"github.com/switchboard-rtc/switchboard/services/gateway"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err error) {
+	log := slog.New(slog.NewJSONHandler(stdout, nil))
+	cfg, err := gateway.LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	nc, err := nats.Connect(cfg.NATSURL, nats.Name("gateway"), nats.MaxReconnects(-1))
+	if err != nil {
+		return fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
+	}
+	defer func() { err = errors.Join(err, nc.Drain()) }()
+
+	g, err := gateway.New(nc, cfg, log, otel.GetTracerProvider())
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("SWITCHBOARD_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
+	log.Info("gateway listening", slog.String("addr", ln.Addr().String()), slog.String("nats_url", cfg.NATSURL))
+	return gateway.Serve(ctx, g, ln, log)
+}

@@ -1,0 +1,186 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/switchboard-rtc/switchboard/shared/auth"
+	"github.com/switchboard-rtc/switchboard/shared/contract"
+	"github.com/switchboard-rtc/switchboard/shared/rpc"
+	"github.com/switchboard-rtc/switchboard/shared/subject"
+)
+
+// Gateway serves client WebSockets. Create it with New, serve Handler, and
+// end it with Shutdown.
+type Gateway struct {
+	cfg      Config
+	nc       *nats.Conn
+	log      *slog.Logger
+	tracer   trace.Tracer
+	verifier *auth.Verifier
+	id       string // gateway id, shown in presence
+	lease    string // this process's presence lease
+
+	hub hub
+
+	draining atomic.Bool
+	joins    atomic.Int64 // successful presence joins, for lease-loss detection
+
+	connsMu  sync.Mutex
+	conns    map[*conn]struct{}
+	handlers sync.WaitGroup
+
+	ctx          context.Context // done when the gateway stops
+	stop         context.CancelFunc
+	background   sync.WaitGroup
+	shutdownOnce sync.Once
+	readyMu      sync.Mutex
+	readyAt      time.Time // last time membership answered a ping
+}
+
+// New returns a gateway that uses nc for everything it says over NATS, and
+// starts renewing its presence lease.
+func New(nc *nats.Conn, cfg Config, log *slog.Logger, tp trace.TracerProvider) (*Gateway, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	v, err := auth.NewVerifier(cfg.JWTSecret)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.GatewayID == "" {
+		cfg.GatewayID = "gw_" + randomID(8)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	g := &Gateway{
+		cfg:      cfg,
+		nc:       nc,
+		log:      log.With(slog.String("gateway_id", cfg.GatewayID)),
+		tracer:   tp.Tracer("switchboard/gateway"),
+		verifier: v,
+		id:       cfg.GatewayID,
+		lease:    cfg.GatewayID + "-" + randomID(9),
+		conns:    map[*conn]struct{}{},
+		ctx:      ctx,
+		stop:     stop,
+	}
+	g.hub = hub{g: g, rooms: map[string]*room{}}
+	g.background.Add(1)
+	go g.heartbeat(ctx)
+	return g, nil
+}
+
+// ID returns the gateway's id, as presence shows it.
+func (g *Gateway) ID() string { return g.id }
+
+// randomID returns n random bytes in base64url: valid in NATS subject tokens
+// and room-id rules, and unique for all practical purposes.
+func randomID(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// heartbeat renews the lease every HeartbeatInterval. If presence says the
+// lease had run out after connections were registered under it, those
+// connections are no longer in presence: close them so clients reconnect
+// and are registered again.
+func (g *Gateway) heartbeat(ctx context.Context) {
+	defer g.background.Done()
+	t := time.NewTicker(g.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		joinsBefore := g.joins.Load()
+		rctx, cancel := context.WithTimeout(ctx, g.cfg.HeartbeatInterval)
+		var rep contract.HeartbeatReply
+		err := rpc.Call(rctx, g.nc, subject.PresenceHeartbeat, contract.HeartbeatRequest{GatewayID: g.id, Lease: g.lease}, &rep)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			g.log.Warn("presence heartbeat failed", slog.Any("err", err))
+		case !rep.Renewed && joinsBefore > 0:
+			g.log.Error("presence lease was lost; closing connections so clients reconnect")
+			for _, c := range g.liveConns() {
+				c.kill(websocket.StatusGoingAway, "presence lost, reconnect")
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (g *Gateway) liveConns() []*conn {
+	g.connsMu.Lock()
+	defer g.connsMu.Unlock()
+	cs := make([]*conn, 0, len(g.conns))
+	for c := range g.conns {
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// Ready reports whether NATS is connected and membership answers. A
+// successful ping is trusted for one second.
+func (g *Gateway) Ready(ctx context.Context) error {
+	if !g.nc.IsConnected() {
+		return errors.New("NATS is not connected")
+	}
+	g.readyMu.Lock()
+	fresh := time.Since(g.readyAt) < time.Second
+	g.readyMu.Unlock()
+	if fresh {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if _, err := g.nc.RequestWithContext(ctx, subject.ServicePing(subject.MembershipService), nil); err != nil {
+		return fmt.Errorf("membership does not answer: %w", err)
+	}
+	g.readyMu.Lock()
+	g.readyAt = time.Now()
+	g.readyMu.Unlock()
+	return nil
+}
+
+// Shutdown stops accepting connections, closes every socket with 1001
+// (spread over CloseSpread so clients do not all reconnect at once), waits
+// for their leaves to reach presence, and stops the lease. Call it after (or
+// while) the HTTP server stops listening; it does not close nc.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	var err error
+	g.shutdownOnce.Do(func() {
+		g.draining.Store(true)
+		cs := g.liveConns()
+		for i, c := range cs {
+			delay := g.cfg.CloseSpread * time.Duration(i) / time.Duration(len(cs))
+			time.AfterFunc(delay, func() { c.kill(websocket.StatusGoingAway, "server going away") })
+		}
+		done := make(chan struct{})
+		go func() { g.handlers.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			err = fmt.Errorf("gateway shutdown: %w", ctx.Err())
+		}
+		g.stop()
+		g.background.Wait()
+	})
+	return err
+}

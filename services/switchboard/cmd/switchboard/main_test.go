@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/switchboard-rtc/switchboard/services/membership"
+	"github.com/switchboard-rtc/switchboard/services/presence"
+	"github.com/switchboard-rtc/switchboard/services/switchboard/internal/cli"
+	"github.com/switchboard-rtc/switchboard/shared/auth"
+	"github.com/switchboard-rtc/switchboard/shared/contract"
+	"github.com/switchboard-rtc/switchboard/shared/natstest"
+	"github.com/switchboard-rtc/switchboard/shared/poll"
+)
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func TestTokenPrintsOnlyAToken(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"token", "--user", "alice", "--name", "Alice", "--ttl", "2h"}, env(map[string]string{"SWITCHBOARD_JWT_SECRET": "s3"}), &out, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := auth.NewVerifier([]byte("s3"))
+	u, err := v.Verify(strings.TrimSuffix(out.String(), "\n"))
+	if err != nil || u.ID != "alice" || u.Name != "Alice" || strings.Count(out.String(), "\n") != 1 {
+		t.Fatalf("token output %q: %+v, %v", out.String(), u, err)
+	}
+	for _, args := range [][]string{{"token"}, {"token", "--user", "a", "--ttl", "-1h"}, {"frobnicate"}, {"rooms", "get"}, {"run", "--prod"}} {
+		if err := run(context.Background(), args, env(map[string]string{"SWITCHBOARD_JWT_SECRET": "s3"}), io.Discard, io.Discard); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+	if err := run(context.Background(), []string{"token", "--user", "a"}, env(nil), io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "SWITCHBOARD_JWT_SECRET") {
+		t.Errorf("no secret: %v", err)
+	}
+}
+
+func TestOperatorCommands(t *testing.T) {
+	ns := natstest.Server(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ms, err := membership.Start(context.Background(), natstest.Connect(t, ns), membership.Config{}, log, noop.NewTracerProvider())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ms.Stop() })
+	ps, err := presence.Start(context.Background(), natstest.Connect(t, ns), presence.Config{}, log, noop.NewTracerProvider())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ps.Stop() })
+	getenv := env(map[string]string{"SWITCHBOARD_NATS_URL": ns.ClientURL()})
+	sb := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(context.Background(), args, getenv, &out, io.Discard)
+		return out.String(), err
+	}
+	room := func(out string) contract.Room {
+		var r contract.Room
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("not a room: %q", out)
+		}
+		return r
+	}
+
+	out, err := sb("rooms", "create", "team", "--owner", "alice", "--policy", "members")
+	if err != nil || room(out).OwnerID != "alice" {
+		t.Fatalf("create: %q %v", out, err)
+	}
+	if _, err := sb("rooms", "create", "team", "--owner", "alice"); err == nil || !strings.Contains(err.Error(), "409") {
+		t.Fatalf("second create: %v", err)
+	}
+	out, err = sb("members", "add", "team", "bob")
+	if err != nil || len(room(out).Members) != 2 {
+		t.Fatalf("add: %q %v", out, err)
+	}
+	out, err = sb("members", "remove", "--", "team", "bob")
+	if err != nil || len(room(out).Members) != 1 {
+		t.Fatalf("remove: %q %v", out, err)
+	}
+	if out, err = sb("rooms", "get", "team"); err != nil || room(out).Policy != "members" {
+		t.Fatalf("get: %q %v", out, err)
+	}
+	if _, err = sb("rooms", "delete", "team"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = sb("rooms", "get", "team"); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("get after delete: %v", err)
+	}
+	if out, err = sb("presence", "team"); err != nil || !strings.HasPrefix(out, "CONNECTION") {
+		t.Fatalf("presence: %q %v", out, err)
+	}
+	if _, err = sb("presence", "a.b"); err == nil {
+		t.Fatal("presence of a bad room id: no error")
+	}
+	if _, err := sb("members", "add", "team"); err == nil {
+		t.Fatal("members add without a user: no error")
+	}
+	_ = cli.Usage
+}
+
+// syncBuffer is a bytes.Buffer safe to write and read from two goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRunDev starts the all-in-one as make run does and connects with the
+// URL and token it prints.
+func TestRunDev(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, []string{"run", "--dev"}, env(map[string]string{
+			"SWITCHBOARD_HTTP_ADDR":   "127.0.0.1:0",
+			"SWITCHBOARD_NATS_LISTEN": "127.0.0.1:-1",
+			"SWITCHBOARD_DATA_DIR":    t.TempDir(),
+		}), &out, io.Discard)
+	}()
+	snippet := regexp.MustCompile(`new WebSocket\("(ws://[^"]+)"\)`)
+	poll.Until(t, 20*time.Second, "the banner", func() bool { return snippet.MatchString(out.String()) })
+	url := snippet.FindStringSubmatch(out.String())[1]
+
+	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer dcancel()
+	ws, _, err := websocket.Dial(dctx, url, nil)
+	if err != nil {
+		t.Fatalf("dial the printed URL %s: %v\n%s", url, err, out.String())
+	}
+	_, b, err := ws.Read(dctx)
+	if err != nil || !strings.Contains(string(b), `"type":"welcome"`) || !strings.Contains(string(b), `"id":"alice"`) {
+		t.Fatalf("welcome: %s %v", b, err)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	_, _, err = ws.Read(dctx)
+	if code := websocket.CloseStatus(err); code != websocket.StatusGoingAway {
+		t.Fatalf("close code %d after shutdown, want 1001", code)
+	}
+}
+
+func TestRunNeedsASecretOutsideDevMode(t *testing.T) {
+	err := run(context.Background(), []string{"run"}, env(nil), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "SWITCHBOARD_JWT_SECRET") {
+		t.Fatalf("run without a secret: %v", err)
+	}
+	err = run(context.Background(), nil, env(map[string]string{"SWITCHBOARD_JWT_SECRET": "x", "SWITCHBOARD_OPEN_ROOMS": "perhaps"}), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "SWITCHBOARD_OPEN_ROOMS") {
+		t.Fatalf("bad SWITCHBOARD_OPEN_ROOMS: %v", err)
+	}
+}

@@ -1,0 +1,190 @@
+// Package allinone runs the whole of Switchboard in one process: an
+// embedded NATS server with JetStream, and one membership, one presence and
+// one gateway service on it. Other processes (more gateways, the CLI) may
+// join through the embedded server's listen address.
+package allinone
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/switchboard-rtc/switchboard/services/gateway"
+	"github.com/switchboard-rtc/switchboard/services/membership"
+	"github.com/switchboard-rtc/switchboard/services/presence"
+	"github.com/switchboard-rtc/switchboard/shared/natsembed"
+	"github.com/switchboard-rtc/switchboard/shared/roomid"
+)
+
+// Config configures the all-in-one.
+type Config struct {
+	HTTPAddr   string // SWITCHBOARD_HTTP_ADDR
+	NATSListen string // SWITCHBOARD_NATS_LISTEN, host:port of the embedded server
+	DataDir    string // SWITCHBOARD_DATA_DIR, JetStream storage
+	JWTSecret  []byte // SWITCHBOARD_JWT_SECRET
+	OpenRooms  bool   // SWITCHBOARD_OPEN_ROOMS
+	GatewayID  string // SWITCHBOARD_GATEWAY_ID
+
+	// Dev makes a JWT secret when none is set, and opens rooms that do not
+	// exist unless SWITCHBOARD_OPEN_ROOMS says otherwise.
+	Dev bool
+	// SecretGenerated is set by LoadConfig when Dev made the secret.
+	SecretGenerated bool
+}
+
+// LoadConfig reads the all-in-one's configuration from the environment.
+func LoadConfig(getenv func(string) string, dev bool) (Config, error) {
+	c := Config{
+		HTTPAddr:   or(getenv("SWITCHBOARD_HTTP_ADDR"), gateway.DefaultHTTPAddr),
+		NATSListen: or(getenv("SWITCHBOARD_NATS_LISTEN"), "127.0.0.1:4222"),
+		DataDir:    or(getenv("SWITCHBOARD_DATA_DIR"), "./data"),
+		JWTSecret:  []byte(getenv("SWITCHBOARD_JWT_SECRET")),
+		GatewayID:  getenv("SWITCHBOARD_GATEWAY_ID"),
+		Dev:        dev,
+	}
+	var errs []error
+	if v := getenv("SWITCHBOARD_OPEN_ROOMS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("SWITCHBOARD_OPEN_ROOMS %q: want true or false", v))
+		}
+		c.OpenRooms = b
+	} else {
+		c.OpenRooms = dev
+	}
+	if _, _, err := splitHostPort(c.NATSListen); err != nil {
+		errs = append(errs, fmt.Errorf("SWITCHBOARD_NATS_LISTEN %q: %w", c.NATSListen, err))
+	}
+	if c.GatewayID != "" && !roomid.Valid(c.GatewayID) {
+		errs = append(errs, fmt.Errorf("SWITCHBOARD_GATEWAY_ID %q: want 1 to 128 characters of A-Z a-z 0-9 _ -", c.GatewayID))
+	}
+	if len(c.JWTSecret) == 0 {
+		if dev {
+			b := make([]byte, 32)
+			_, _ = rand.Read(b)
+			c.JWTSecret = []byte(hex.EncodeToString(b))
+			c.SecretGenerated = true
+		} else {
+			errs = append(errs, errors.New("SWITCHBOARD_JWT_SECRET is not set: set it, or run with --dev to have one made"))
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < -1 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", p)
+	}
+	return host, port, nil
+}
+
+// System is a running all-in-one.
+type System struct {
+	NATS       *server.Server
+	Gateway    *gateway.Gateway
+	membership *membership.Service
+	presence   *presence.Service
+	conns      []*nats.Conn
+	closed     []chan struct{} // one per conn, closed when it is
+}
+
+// Start starts the embedded server and the three services.
+func Start(ctx context.Context, cfg Config, log *slog.Logger, tp trace.TracerProvider) (s *System, err error) {
+	host, port, err := splitHostPort(cfg.NATSListen)
+	if err != nil {
+		return nil, fmt.Errorf("SWITCHBOARD_NATS_LISTEN: %w", err)
+	}
+	ns, err := natsembed.Start(natsembed.Options{Host: host, Port: port, StoreDir: cfg.DataDir, Name: "switchboard"})
+	if err != nil {
+		return nil, err
+	}
+	s = &System{NATS: ns}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, s.Stop())
+		}
+	}()
+	connect := func(name string) (*nats.Conn, error) {
+		closed := make(chan struct{})
+		nc, err := nats.Connect(ns.ClientURL(), nats.Name(name), nats.InProcessServer(ns),
+			nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+		if err != nil {
+			return nil, fmt.Errorf("connect %s to the embedded NATS server: %w", name, err)
+		}
+		s.conns = append(s.conns, nc)
+		s.closed = append(s.closed, closed)
+		return nc, nil
+	}
+
+	nc, err := connect("membership")
+	if err != nil {
+		return nil, err
+	}
+	if s.membership, err = membership.Start(ctx, nc, membership.Config{OpenRooms: cfg.OpenRooms}, log.With(slog.String("service", "membership")), tp); err != nil {
+		return nil, err
+	}
+	if nc, err = connect("presence"); err != nil {
+		return nil, err
+	}
+	if s.presence, err = presence.Start(ctx, nc, presence.Config{}, log.With(slog.String("service", "presence")), tp); err != nil {
+		return nil, err
+	}
+	if nc, err = connect("gateway"); err != nil {
+		return nil, err
+	}
+	gcfg := gateway.Config{HTTPAddr: cfg.HTTPAddr, JWTSecret: cfg.JWTSecret, GatewayID: cfg.GatewayID}
+	if s.Gateway, err = gateway.New(nc, gcfg, log.With(slog.String("service", "gateway")), tp); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Stop stops the services and the server, in order: gateway (if still
+// running), micro services, NATS connections, server.
+func (s *System) Stop() error {
+	var errs []error
+	if s.Gateway != nil {
+		errs = append(errs, s.Gateway.Shutdown(context.Background()))
+	}
+	if s.presence != nil {
+		errs = append(errs, s.presence.Stop())
+	}
+	if s.membership != nil {
+		errs = append(errs, s.membership.Stop())
+	}
+	for i, nc := range s.conns {
+		if err := nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			errs = append(errs, err)
+		}
+		select {
+		case <-s.closed[i]:
+		case <-time.After(5 * time.Second):
+			nc.Close()
+		}
+	}
+	s.NATS.Shutdown()
+	s.NATS.WaitForShutdown()
+	return errors.Join(errs...)
+}

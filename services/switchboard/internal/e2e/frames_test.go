@@ -1,0 +1,171 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/switchboard-rtc/switchboard/services/gateway"
+)
+
+// TestMalformedFrames sends bad frames: each gets an error packet and the
+// connection keeps working.
+func TestMalformedFrames(t *testing.T) {
+	c := newCluster(t, options{openRooms: true})
+	g := c.gateway(gateway.Config{})
+	a, _ := g.native(t, "m", "alice")
+	b, _ := g.native(t, "m", "bob")
+	a.expect("joined")
+
+	for _, tt := range []struct{ frame, code, ref string }{
+		{`not json`, "bad_request", ""},
+		{`[1,2,3]`, "bad_request", ""},
+		{`{"data":{}}`, "bad_request", ""},
+		{`{"type":"dance","id":"d1"}`, "bad_request", "d1"},
+		{`{"type":"signal","id":"s1"}`, "bad_request", "s1"},
+		{`{"type":"signal","data":1,"to":"c_nobody","id":"t1"}`, "unknown_target", "t1"},
+		{`{"type":"signal","data":1,"to":5}`, "bad_request", ""},
+		{`{"type":"signal","data":"` + strings.Repeat("x", 64<<10) + `","id":"big"}`, "too_large", "big"},
+	} {
+		a.sendRaw(tt.frame)
+		if e := a.expect("error"); e.Code != tt.code || e.Ref != tt.ref || e.Message == "" {
+			t.Errorf("frame %.40s: got %s, want code %s ref %q", tt.frame, e.raw, tt.code, tt.ref)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.ws.Write(ctx, websocket.MessageBinary, []byte{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if e := a.expect("error"); e.Code != "bad_request" {
+		t.Errorf("binary frame: %s", e.raw)
+	}
+
+	a.signal(`"still here"`, "", "")
+	if s := b.expect("signal"); string(s.Data) != `"still here"` {
+		t.Fatalf("after bad frames: %s", s.raw)
+	}
+
+	// Dyson clients get their own error shape.
+	d, _ := g.dyson(t, "m", "dora")
+	a.expect("joined")
+	b.expect("joined")
+	for _, f := range []string{`nope`, `{"type":"webrtc.signal"}`, `{"data":{"data":{}}}`, `{"data":"x"}`} {
+		d.sendRaw(f)
+		if e := d.expect("error"); e.ErrorMessage == "" || string(e.Data) != "null" {
+			t.Errorf("dyson frame %s: %s", f, e.raw)
+		}
+	}
+	d.sendRaw(`{"type":"webrtc.signal","data":{"type":"offer","data":{}}}`)
+	if s := a.expect("signal"); s.From.User.ID != "dora" {
+		t.Fatalf("dyson after bad frames: %s", s.raw)
+	}
+}
+
+// TestOversizedFrameCloses1009 sends a frame over the read limit.
+func TestOversizedFrameCloses1009(t *testing.T) {
+	c := newCluster(t, options{openRooms: true})
+	g := c.gateway(gateway.Config{})
+	a, _ := g.native(t, "o", "alice")
+	b, _ := g.native(t, "o", "bob")
+	a.expect("joined")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = a.ws.Write(ctx, websocket.MessageText, []byte(`{"type":"signal","data":"`+strings.Repeat("x", 100<<10)+`"}`))
+	if code := a.closeStatus(); code != websocket.StatusMessageTooBig {
+		t.Fatalf("close code %d, want 1009", code)
+	}
+	if l := b.expect("left"); l.Reason != "closed" {
+		t.Fatalf("bob: %s", l.raw)
+	}
+}
+
+// TestSlowReaderDropped floods a room with a client that never reads: it is
+// closed, and the reading client gets every signal.
+func TestSlowReaderDropped(t *testing.T) {
+	c := newCluster(t, options{openRooms: true})
+	g := c.gateway(gateway.Config{SendQueue: 16, WriteTimeout: time.Second, RatePerSecond: 1e6, RateBurst: 1e6})
+	sender, _ := g.native(t, "s", "sender")
+	reader, _ := g.native(t, "s", "reader")
+	sender.expect("joined")
+	slow, sw := g.native(t, "s", "slow")
+	sender.expect("joined")
+	reader.expect("joined")
+	_ = slow // never reads again
+
+	payload := `"` + strings.Repeat("p", 16<<10) + `"`
+	const n = 400 // 6 MiB: more than socket buffers and the queue hold
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range n {
+			sender.signal(payload, "", "")
+		}
+	}()
+	for i := range n {
+		if s := reader.expect("signal"); string(s.Data) != payload {
+			t.Fatalf("signal %d: wrong data", i)
+		}
+	}
+	<-done
+	for _, cl := range []*client{sender, reader} {
+		if l := cl.expect("left"); l.Participant.ConnectionID != sw.ConnectionID {
+			t.Fatalf("left: %s", l.raw)
+		}
+	}
+}
+
+// TestRateLimited sends faster than the limit allows.
+func TestRateLimited(t *testing.T) {
+	c := newCluster(t, options{openRooms: true})
+	g := c.gateway(gateway.Config{RatePerSecond: 1, RateBurst: 3})
+	a, _ := g.native(t, "rl", "alice")
+	b, _ := g.native(t, "rl", "bob")
+	a.expect("joined")
+	for range 4 {
+		a.signal(`1`, "", "")
+	}
+	if e := a.expect("error"); e.Code != "rate_limited" {
+		t.Fatalf("got %s", e.raw)
+	}
+	for range 3 {
+		b.expect("signal")
+	}
+}
+
+// TestShutdownCloses1001 shuts a gateway down: clients get 1001 and the
+// other gateway's clients see them leave.
+func TestShutdownCloses1001(t *testing.T) {
+	c := newCluster(t, options{openRooms: true})
+	g1 := c.gateway(gateway.Config{CloseSpread: 100 * time.Millisecond})
+	g2 := c.gateway(gateway.Config{})
+	w, _ := g2.native(t, "sd", "watcher")
+	a, _ := g1.native(t, "sd", "alice")
+	b, _ := g1.native(t, "sd", "bob")
+	w.expect("joined")
+	w.expect("joined")
+	a.expect("joined")
+	codes := make(chan websocket.StatusCode, 2)
+	for _, cl := range []*client{a, b} {
+		go func() { codes <- cl.closeStatus() }()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := g1.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if code := <-codes; code != websocket.StatusGoingAway {
+			t.Fatalf("close code %d, want 1001", code)
+		}
+	}
+	for range 2 {
+		if l := w.expect("left"); l.Reason != "closed" {
+			t.Fatalf("left: %s", l.raw)
+		}
+	}
+	checkNative(t, g1.srv.URL+"/v1/rooms/sd/ws?access_token="+token(t, "carol"), nil, false, 503, "unavailable")
+}

@@ -1,0 +1,174 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-rtc/switchboard/services/gateway"
+	"github.com/switchboard-rtc/switchboard/shared/contract"
+	"github.com/switchboard-rtc/switchboard/shared/poll"
+	"github.com/switchboard-rtc/switchboard/shared/rpc"
+	"github.com/switchboard-rtc/switchboard/shared/subject"
+)
+
+func (c *cluster) presence(room string) []contract.Participant {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var rep contract.PresenceList
+	if err := rpc.Call(ctx, c.nc, subject.PresenceList, contract.RoomRequest{RoomID: room}, &rep); err != nil {
+		c.t.Fatal(err)
+	}
+	return rep.Participants
+}
+
+// TestPresenceJoinLeave checks welcome participants, joined and left.
+func TestPresenceJoinLeave(t *testing.T) {
+	c := newCluster(t, options{openRooms: true})
+	g1 := c.gateway(gateway.Config{GatewayID: "gw1"})
+	g2 := c.gateway(gateway.Config{GatewayID: "gw2"})
+	alice, aw := g1.native(t, "p", "alice")
+	bob, bw := g2.native(t, "p", "bob")
+	if got := alice.expect("joined"); got.Participant.ConnectionID != bw.ConnectionID || got.Participant.JoinedAt == "" {
+		t.Fatalf("joined: %s", got.raw)
+	}
+	ps := c.presence("p")
+	if len(ps) != 2 || ps[0].ConnectionID != aw.ConnectionID || ps[0].GatewayID != "gw1" || ps[1].GatewayID != "gw2" {
+		t.Fatalf("presence.list: %+v", ps)
+	}
+	bob.ws.CloseNow()
+	if got := alice.expect("left"); got.Participant.ConnectionID != bw.ConnectionID || got.Reason != "closed" || got.Participant.User.ID != "bob" {
+		t.Fatalf("left: %s", got.raw)
+	}
+	poll.Until(t, 5*time.Second, "bob gone from presence", func() bool { return len(c.presence("p")) == 1 })
+}
+
+// TestExactlyOnceDiscovery joins many clients at once through two gateways:
+// each must learn of every other exactly once, by welcome or joined.
+func TestExactlyOnceDiscovery(t *testing.T) {
+	c := newCluster(t, options{openRooms: true})
+	gws := []*gw{c.gateway(gateway.Config{GatewayID: "gw1"}), c.gateway(gateway.Config{GatewayID: "gw2"})}
+	const n = 16
+	type joiner struct {
+		cl    *client
+		id    string
+		known map[string]int
+	}
+	js := make([]*joiner, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl := dial(t, gws[i%2].ws(fmt.Sprintf("/v1/rooms/crowd/ws?access_token=%s", token(t, fmt.Sprintf("u%d", i)))))
+			js[i] = &joiner{cl: cl}
+		}()
+	}
+	wg.Wait()
+	for _, j := range js {
+		w := j.cl.expect("welcome")
+		j.id = w.ConnectionID
+		j.known = map[string]int{}
+		for _, p := range w.Participants {
+			j.known[p.ConnectionID]++
+		}
+	}
+	for _, j := range js {
+		for len(j.known) < n-1 {
+			p := j.cl.expect("joined")
+			j.known[p.Participant.ConnectionID]++
+		}
+	}
+	// Nothing more may be pending: a marker must be the next packet.
+	js[0].cl.signal(`"marker"`, "", "")
+	for i, j := range js {
+		if i > 0 {
+			if p := j.cl.expect("signal"); string(p.Data) != `"marker"` {
+				t.Fatalf("client %d: %s", i, p.raw)
+			}
+		}
+		for _, o := range js {
+			if o == j {
+				if j.known[o.id] != 0 {
+					t.Fatalf("client %d was told about itself", i)
+				}
+				continue
+			}
+			if j.known[o.id] != 1 {
+				t.Fatalf("client %d learned of %s %d times", i, o.id, j.known[o.id])
+			}
+		}
+	}
+}
+
+// TestGatewayKilled runs a gateway as its own process, kills it with
+// SIGKILL, and expects presence to remove its connections with left
+// (gateway_lost) within 15 seconds.
+func TestGatewayKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills a gateway process")
+	}
+	bin := filepath.Join(t.TempDir(), "gateway")
+	build := exec.Command("go", "build", "-o", bin, "github.com/switchboard-rtc/switchboard/services/gateway/cmd/gateway")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build gateway: %v\n%s", err, out)
+	}
+	c := newCluster(t, options{openRooms: true})
+	local := c.gateway(gateway.Config{GatewayID: "survivor"})
+	watcher, _ := local.native(t, "k", "watcher")
+
+	addr := freeAddr(t)
+	proc := exec.Command(bin)
+	proc.Env = append(os.Environ(),
+		"SWITCHBOARD_NATS_URL="+c.ns.ClientURL(),
+		"SWITCHBOARD_JWT_SECRET="+string(secret),
+		"SWITCHBOARD_HTTP_ADDR="+addr,
+		"SWITCHBOARD_GATEWAY_ID=doomed")
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proc.Process.Kill(); _ = proc.Wait() })
+	url := "ws://" + addr
+	poll.Until(t, 10*time.Second, "the gateway process to listen", func() bool {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	victims := map[string]bool{}
+	for _, u := range []string{"v1", "v2"} {
+		cl := dial(t, url+"/v1/rooms/k/ws?access_token="+token(t, u))
+		victims[cl.expect("welcome").ConnectionID] = true
+		watcher.expect("joined")
+	}
+
+	if err := proc.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	for range victims {
+		l := watcher.expect("left")
+		if !victims[l.Participant.ConnectionID] || l.Reason != "gateway_lost" {
+			t.Fatalf("left: %s", l.raw)
+		}
+		delete(victims, l.Participant.ConnectionID)
+	}
+	took := time.Since(killed)
+	if took > 15*time.Second {
+		t.Fatalf("gateway loss took %v to clean up, the contract says 15s", took)
+	}
+	t.Logf("connections of a SIGKILLed gateway removed %v after the kill", took.Round(100*time.Millisecond))
+	if ps := c.presence("k"); len(ps) != 1 || !strings.HasPrefix(ps[0].GatewayID, "survivor") {
+		t.Fatalf("presence after the loss: %+v", ps)
+	}
+}

@@ -6,7 +6,9 @@ FUZZTIME ?= 3s
 # package:target pairs run briefly by `make test`.
 FUZZ := services/gateway/internal/native:FuzzParse \
         services/gateway/internal/dyson:FuzzParse \
-        services/membership:FuzzRequests
+        services/membership:FuzzRequests \
+        services/presence:FuzzDecodeRoom \
+        services/presence:FuzzCheckJoin
 
 export GOFLAGS ?= -buildvcs=false
 

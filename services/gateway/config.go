@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/switchboard-rtc/switchboard/shared/env"
 	"github.com/switchboard-rtc/switchboard/shared/roomid"
 )
 
@@ -17,6 +18,8 @@ type Config struct {
 
 	// Tuning, not read from the environment; zero means the default.
 	AuthorizeTimeout  time.Duration // membership.authorize, default 2s
+	JoinTimeout       time.Duration // presence.join, default 5s
+	PingInterval      time.Duration // WebSocket pings to find dead clients, default 30s
 	HeartbeatInterval time.Duration // presence lease renewal, default 2s
 	SendQueue         int           // frames queued per connection, default 256
 	WriteTimeout      time.Duration // one frame write, default 10s
@@ -28,24 +31,22 @@ type Config struct {
 // Defaults for Config.
 const (
 	DefaultHTTPAddr = ":8080"
-	DefaultNATSURL  = "nats://127.0.0.1:4222"
+	DefaultNATSURL  = env.DefaultNATSURL
 )
 
 // LoadConfig reads the gateway's configuration from the environment.
 func LoadConfig(getenv func(string) string) (Config, error) {
 	c := Config{
 		HTTPAddr:  getenv("SWITCHBOARD_HTTP_ADDR"),
-		NATSURL:   getenv("SWITCHBOARD_NATS_URL"),
 		JWTSecret: []byte(getenv("SWITCHBOARD_JWT_SECRET")),
 		GatewayID: getenv("SWITCHBOARD_GATEWAY_ID"),
 	}
 	if c.HTTPAddr == "" {
 		c.HTTPAddr = DefaultHTTPAddr
 	}
-	if c.NATSURL == "" {
-		c.NATSURL = DefaultNATSURL
-	}
-	return c, c.validate()
+	url, err := env.NATS(getenv)
+	c.NATSURL = url
+	return c, errors.Join(err, c.validate())
 }
 
 func (c *Config) validate() error {
@@ -66,6 +67,8 @@ func (c *Config) setDefaults() {
 		}
 	}
 	def(&c.AuthorizeTimeout, 2*time.Second)
+	def(&c.JoinTimeout, 5*time.Second)
+	def(&c.PingInterval, 30*time.Second)
 	def(&c.HeartbeatInterval, 2*time.Second)
 	def(&c.WriteTimeout, 10*time.Second)
 	def(&c.CloseSpread, 2*time.Second)

@@ -126,15 +126,25 @@ func (c *conn) writeLoop() {
 // serveConn registers c in its room, sends the welcome, relays the client's
 // frames until it goes, and then takes it out of the room and presence.
 func (g *Gateway) serveConn(ctx context.Context, c *conn, joined func()) {
+	// Registering and the draining check share the lock Shutdown takes to
+	// start draining, so no connection slips past its close list.
 	g.connsMu.Lock()
+	if g.draining.Load() {
+		g.connsMu.Unlock()
+		c.ws.Close(websocket.StatusGoingAway, "server going away")
+		return
+	}
 	g.conns[c] = struct{}{}
+	g.handlers.Add(1)
 	g.connsMu.Unlock()
+	defer g.handlers.Done()
 	defer func() {
 		g.connsMu.Lock()
 		delete(g.conns, c)
 		g.connsMu.Unlock()
 	}()
 	go c.writeLoop()
+	go c.pingLoop()
 	defer func() { <-c.closed }()
 
 	r, err := g.hub.acquire(ctx, c.roomID)
@@ -144,7 +154,10 @@ func (g *Gateway) serveConn(ctx context.Context, c *conn, joined func()) {
 		return
 	}
 	defer g.hub.release(r)
-	if err := r.join(ctx, c); err != nil {
+	jctx, cancel := context.WithTimeout(ctx, g.cfg.JoinTimeout)
+	err = r.join(jctx, c)
+	cancel()
+	if err != nil {
 		g.log.Error("presence join failed", slog.String("room_id", c.roomID), slog.Any("err", err))
 		c.kill(websocket.StatusInternalError, "presence unavailable")
 		return
@@ -158,8 +171,31 @@ func (g *Gateway) serveConn(ctx context.Context, c *conn, joined func()) {
 	g.leave(c)
 }
 
-// readLoop reads client frames until the socket closes.
+// pingLoop pings the client now and then, so that one that vanished without
+// closing (a dead network, a sleeping laptop) leaves the room.
+func (c *conn) pingLoop() {
+	t := time.NewTicker(c.g.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.WriteTimeout)
+		err := c.ws.Ping(ctx)
+		cancel()
+		if err != nil {
+			c.kill(websocket.StatusPolicyViolation, "no answer to ping")
+			return
+		}
+	}
+}
+
+// readLoop reads client frames until the socket closes. A client that goes
+// on sending after a full burst of rate_limited errors is closed with 1008.
 func (c *conn) readLoop(r *room) {
+	limited := 0
 	for {
 		typ, frame, err := c.ws.Read(context.Background())
 		if err != nil {
@@ -170,9 +206,14 @@ func (c *conn) readLoop(r *room) {
 			continue
 		}
 		if !c.limiter.Allow() {
+			if limited++; limited > c.g.cfg.RateBurst {
+				c.kill(websocket.StatusPolicyViolation, "rate limit exceeded")
+				return
+			}
 			c.refuse(native.CodeRateLimited, "too many frames, slow down", "")
 			continue
 		}
+		limited = 0
 		c.handle(r, frame)
 	}
 }

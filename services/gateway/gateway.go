@@ -30,7 +30,7 @@ type Gateway struct {
 	tracer   trace.Tracer
 	verifier *auth.Verifier
 	id       string // gateway id, shown in presence
-	lease    string // this process's presence lease
+	lease    string // this process's presence lease, new on every start
 
 	hub hub
 
@@ -71,7 +71,7 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger, tp trace.TracerProvider) (
 		tracer:   tp.Tracer("switchboard/gateway"),
 		verifier: v,
 		id:       cfg.GatewayID,
-		lease:    cfg.GatewayID + "-" + randomID(9),
+		lease:    randomID(12),
 		conns:    map[*conn]struct{}{},
 		ctx:      ctx,
 		stop:     stop,
@@ -166,7 +166,9 @@ func (g *Gateway) Ready(ctx context.Context) error {
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	var err error
 	g.shutdownOnce.Do(func() {
+		g.connsMu.Lock()
 		g.draining.Store(true)
+		g.connsMu.Unlock()
 		cs := g.liveConns()
 		for i, c := range cs {
 			delay := g.cfg.CloseSpread * time.Duration(i) / time.Duration(len(cs))

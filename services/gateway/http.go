@@ -197,12 +197,6 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, d dialect, roo
 		span.SetStatus(codes.Error, "upgrade failed")
 		return
 	}
-	g.handlers.Add(1)
-	defer g.handlers.Done()
-	if g.draining.Load() {
-		ws.Close(websocket.StatusGoingAway, "server going away")
-		return
-	}
 	c := g.newConn(ws, d, roomID, user, ctx)
 	g.serveConn(ctx, c, func() { span.End() })
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/nats-io/nats.go"
 
 	"github.com/switchboard-rtc/switchboard/services/gateway/internal/dyson"
@@ -204,6 +205,9 @@ func (r *room) onSignal(g *Gateway, m *nats.Msg) {
 		g.log.Warn("dropped a malformed signal", slog.String("subject", m.Subject), slog.Any("err", err))
 		return
 	}
+	if len(s.Data) == 0 {
+		s.Data = json.RawMessage("null") // a publisher that left data out
+	}
 	var cache rendered
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -279,6 +283,12 @@ func (r *room) onPresence(g *Gateway, m *nats.Msg) {
 			}
 		}
 		r.gone[id] = now
+	}
+	if c := r.conns[id]; c != nil && ev.Event == contract.EventLeft {
+		// Presence removed a connection that is still open here (its lease
+		// was declared lost). Nobody else sees it any more: close it so
+		// the client reconnects and registers again.
+		c.kill(websocket.StatusGoingAway, "presence lost, reconnect")
 	}
 	for _, c := range r.conns {
 		if c.joining {

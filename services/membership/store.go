@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchboard-rtc/switchboard/shared/bucket"
 	"github.com/switchboard-rtc/switchboard/shared/contract"
 )
 
@@ -36,16 +37,16 @@ type store struct {
 	kv jetstream.KeyValue
 }
 
-// openStore creates the bucket, or updates its configuration if it exists.
+// openStore opens the bucket, creating it if it does not exist.
 func openStore(ctx context.Context, js jetstream.JetStream) (*store, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := bucket.Open(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      Bucket,
 		Description: "Switchboard rooms and their members",
 		History:     1,
 		Storage:     jetstream.FileStorage,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("key-value bucket %s: %w", Bucket, err)
+		return nil, err
 	}
 	return &store{kv: kv}, nil
 }

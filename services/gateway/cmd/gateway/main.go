@@ -34,11 +34,20 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return err
 	}
-	nc, err := nats.Connect(cfg.NATSURL, nats.Name("gateway"), nats.MaxReconnects(-1))
+	closed := make(chan struct{})
+	nc, err := nats.Connect(cfg.NATSURL, nats.Name("gateway"), nats.MaxReconnects(-1),
+		nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
 	if err != nil {
-		return fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
+		return fmt.Errorf("connect to NATS at %s (SWITCHBOARD_NATS_URL): %w", cfg.NATSURL, err)
 	}
-	defer func() { err = errors.Join(err, nc.Drain()) }()
+	defer func() {
+		// Drain returns at once; wait until the last leaves are out.
+		if derr := nc.Drain(); derr != nil {
+			err = errors.Join(err, derr)
+			return
+		}
+		<-closed
+	}()
 
 	g, err := gateway.New(nc, cfg, log, otel.GetTracerProvider())
 	if err != nil {

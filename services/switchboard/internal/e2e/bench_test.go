@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -98,4 +99,37 @@ func BenchmarkJoin(b *testing.B) {
 		}
 		ws.Close(websocket.StatusNormalClosure, "")
 	}
+}
+
+// BenchmarkIdleConnectionMemory reports the gateway-process heap held per
+// open, idle connection (rooms of two). The clients live in the same
+// process, so the figure includes their side too: an upper bound.
+func BenchmarkIdleConnectionMemory(b *testing.B) {
+	c := newCluster(b, options{openRooms: true})
+	g := c.gateway(gateway.Config{})
+	const n = 500
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		before := heapInUse()
+		b.StartTimer()
+		conns := make([]*client, 0, n)
+		for i := range n {
+			cl, _ := g.native(b, fmt.Sprintf("idle%d", i/2), "u")
+			conns = append(conns, cl)
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(heapInUse()-before)/n, "heapB/conn")
+		for _, cl := range conns {
+			cl.ws.CloseNow()
+		}
+		b.StartTimer()
+	}
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
 }

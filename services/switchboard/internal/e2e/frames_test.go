@@ -96,25 +96,40 @@ func TestSlowReaderDropped(t *testing.T) {
 	reader.expect("joined")
 	_ = slow // never reads again
 
+	// The sender keeps pace with the reader, so the reader's queue never
+	// fills; the slow client's socket buffers and then its queue do.
 	payload := `"` + strings.Repeat("p", 16<<10) + `"`
-	const n = 400 // 6 MiB: more than socket buffers and the queue hold
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for range n {
-			sender.signal(payload, "", "")
-		}
-	}()
-	for i := range n {
-		if s := reader.expect("signal"); string(s.Data) != payload {
-			t.Fatalf("signal %d: wrong data", i)
+	const n = 1000 // 16 MiB, more than loopback socket buffers hold
+	slowLeft := map[*client]bool{}
+	next := func(cl *client) packet {
+		for {
+			p := cl.next()
+			if p.Type != "left" {
+				return p
+			}
+			if p.Participant.ConnectionID != sw.ConnectionID || slowLeft[cl] {
+				t.Fatalf("unexpected %s", p.raw)
+			}
+			slowLeft[cl] = true
 		}
 	}
-	<-done
-	for _, cl := range []*client{sender, reader} {
-		if l := cl.expect("left"); l.Participant.ConnectionID != sw.ConnectionID {
-			t.Fatalf("left: %s", l.raw)
+	for i := range n {
+		sender.signal(payload, "", "")
+		if s := next(reader); s.Type != "signal" || string(s.Data) != payload {
+			t.Fatalf("signal %d: got %.80s", i, s.raw)
 		}
+	}
+	// The slow client is gone: both others are told exactly once.
+	sender.signal(`"end"`, "", "")
+	if s := next(reader); string(s.Data) != `"end"` {
+		t.Fatalf("got %.80s", s.raw)
+	}
+	reader.signal(`"end"`, "", "")
+	if s := next(sender); string(s.Data) != `"end"` {
+		t.Fatalf("got %.80s", s.raw)
+	}
+	if !slowLeft[reader] || !slowLeft[sender] {
+		t.Fatalf("slow client not reported gone: reader %v, sender %v", slowLeft[reader], slowLeft[sender])
 	}
 }
 
@@ -168,4 +183,41 @@ func TestShutdownCloses1001(t *testing.T) {
 		}
 	}
 	checkNative(t, g1.srv.URL+"/v1/rooms/sd/ws?access_token="+token(t, "carol"), nil, false, 503, "unavailable")
+}
+
+// TestFloodingClientClosed1008 keeps sending past a full burst of
+// rate_limited errors and is closed with 1008.
+func TestFloodingClientClosed1008(t *testing.T) {
+	c := newCluster(t, options{openRooms: true})
+	g := c.gateway(gateway.Config{RatePerSecond: 0.001, RateBurst: 2})
+	a, _ := g.native(t, "flood", "alice")
+	codes := make(chan websocket.StatusCode, 1)
+	go func() { codes <- a.closeStatus() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for range 10 {
+		if a.ws.Write(ctx, websocket.MessageText, []byte(`{"type":"signal","data":1}`)) != nil {
+			break
+		}
+	}
+	if code := <-codes; code != websocket.StatusPolicyViolation {
+		t.Fatalf("close code %d, want 1008", code)
+	}
+}
+
+// TestUnresponsiveClientLeaves has a client that stops answering pings: it
+// is closed and the room is told it left.
+func TestUnresponsiveClientLeaves(t *testing.T) {
+	c := newCluster(t, options{openRooms: true})
+	g := c.gateway(gateway.Config{PingInterval: 100 * time.Millisecond, WriteTimeout: 300 * time.Millisecond})
+	w, _ := g.native(t, "ping", "watcher")
+	// The mute client reads its welcome, then never reads again, so its
+	// side never answers a ping.
+	_, mw := g.native(t, "ping", "mute")
+	if j := w.expect("joined"); j.Participant.ConnectionID != mw.ConnectionID {
+		t.Fatalf("joined: %s", j.raw)
+	}
+	if l := w.expect("left"); l.Participant.ConnectionID != mw.ConnectionID || l.Reason != "closed" {
+		t.Fatalf("left: %s", l.raw)
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/switchboard-rtc/switchboard/services/gateway"
 	"github.com/switchboard-rtc/switchboard/shared/contract"
 	"github.com/switchboard-rtc/switchboard/shared/poll"
@@ -170,5 +172,30 @@ func TestGatewayKilled(t *testing.T) {
 	t.Logf("connections of a SIGKILLed gateway removed %v after the kill", took.Round(100*time.Millisecond))
 	if ps := c.presence("k"); len(ps) != 1 || !strings.HasPrefix(ps[0].GatewayID, "survivor") {
 		t.Fatalf("presence after the loss: %+v", ps)
+	}
+}
+
+// TestRemovedFromPresenceIsClosed removes a live connection from presence
+// (as a reaper or an operator would): its gateway closes it with 1001 so
+// the client reconnects and is registered again.
+func TestRemovedFromPresenceIsClosed(t *testing.T) {
+	c := newCluster(t, options{openRooms: true})
+	g := c.gateway(gateway.Config{})
+	w, _ := g.native(t, "rm", "watcher")
+	v, vw := g.native(t, "rm", "victim")
+	w.expect("joined")
+	codes := make(chan websocket.StatusCode, 1)
+	go func() { codes <- v.closeStatus() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req := contract.LeaveRequest{RoomID: "rm", ConnectionID: vw.ConnectionID, Reason: contract.ReasonGatewayLost}
+	if err := rpc.Call(ctx, c.nc, subject.PresenceLeave, req, nil); err != nil {
+		t.Fatal(err)
+	}
+	if l := w.expect("left"); l.Participant.ConnectionID != vw.ConnectionID || l.Reason != "gateway_lost" {
+		t.Fatalf("left: %s", l.raw)
+	}
+	if code := <-codes; code != websocket.StatusGoingAway {
+		t.Fatalf("close code %d, want 1001", code)
 	}
 }

@@ -1,0 +1,268 @@
+package presence
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/switchboard-rtc/switchboard/shared/bucket"
+	"github.com/switchboard-rtc/switchboard/shared/contract"
+	"github.com/switchboard-rtc/switchboard/shared/roomid"
+	"github.com/switchboard-rtc/switchboard/shared/rpc"
+	"github.com/switchboard-rtc/switchboard/shared/subject"
+	"github.com/switchboard-rtc/switchboard/shared/telemetry"
+)
+
+// version is the micro service version, as seen by $SRV.INFO.
+const version = "0.1.0"
+
+// Service is a running presence service instance.
+type Service struct {
+	nc     *nats.Conn
+	kv     jetstream.KeyValue
+	cfg    Config
+	log    *slog.Logger
+	tracer trace.Tracer
+	svc    micro.Service
+
+	stopReaper context.CancelFunc
+	reaperDone chan struct{}
+	reapPasses atomic.Int64 // passes ended, for tests
+}
+
+// Start opens (creating if need be) the KV bucket, registers the presence micro
+// service with its endpoints and starts the reaper. ctx bounds the start-up
+// only; the service runs until Stop. A nil log discards, a nil tp traces
+// nothing.
+func Start(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger, tp trace.TracerProvider) (*Service, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("presence: jetstream: %w", err)
+	}
+	kv, err := bucket.Open(ctx, js, jetstream.KeyValueConfig{
+		Bucket:         bucketName,
+		Description:    "Switchboard presence: rooms.<room_id> participants, leases.<lease> liveness",
+		History:        1,
+		Storage:        jetstream.FileStorage,
+		LimitMarkerTTL: markerTTL,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("presence: %w", err)
+	}
+	s := &Service{
+		nc:     nc,
+		kv:     kv,
+		cfg:    cfg,
+		log:    log,
+		tracer: tp.Tracer("switchboard/presence"),
+	}
+	s.svc, err = micro.AddService(nc, micro.Config{
+		Name:        subject.PresenceService,
+		Version:     version,
+		Description: "who is in which room, across gateways",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("presence: add service: %w", err)
+	}
+	endpoints := []struct {
+		name, subject string
+		handler       micro.Handler
+	}{
+		{"list", subject.PresenceList, rpc.Handle(s.tracer, log, subject.PresenceList, s.list)},
+		{"join", subject.PresenceJoin, rpc.Handle(s.tracer, log, subject.PresenceJoin, s.join)},
+		{"leave", subject.PresenceLeave, rpc.Handle(s.tracer, log, subject.PresenceLeave, s.leave)},
+		{"heartbeat", subject.PresenceHeartbeat, rpc.Handle(s.tracer, log, subject.PresenceHeartbeat, s.heartbeat)},
+	}
+	for _, e := range endpoints {
+		if err := s.svc.AddEndpoint(e.name, e.handler, micro.WithEndpointSubject(e.subject)); err != nil {
+			return nil, errors.Join(fmt.Errorf("presence: endpoint %s: %w", e.subject, err), s.svc.Stop())
+		}
+	}
+	// Make sure the server has the subscriptions before anyone is told
+	// the service runs.
+	flush := nc.Flush
+	if _, ok := ctx.Deadline(); ok {
+		flush = func() error { return nc.FlushWithContext(ctx) }
+	}
+	if err := flush(); err != nil {
+		return nil, errors.Join(fmt.Errorf("presence: flush: %w", err), s.svc.Stop())
+	}
+	reapCtx, cancel := context.WithCancel(context.Background())
+	s.stopReaper = cancel
+	s.reaperDone = make(chan struct{})
+	go func() {
+		defer close(s.reaperDone)
+		s.runReaper(reapCtx)
+	}()
+	return s, nil
+}
+
+// Stop stops taking requests and stops the reaper, waiting for its pass to
+// end. Requests already received are still answered (micro drains its
+// subscriptions); draining the connection waits for them. Stop may be
+// called more than once.
+func (s *Service) Stop() error {
+	err := s.svc.Stop()
+	s.stopReaper()
+	<-s.reaperDone
+	if err != nil {
+		return fmt.Errorf("presence: stop service: %w", err)
+	}
+	return nil
+}
+
+// badRequest returns a 400 naming the field.
+func badRequest(field string, err error) *rpc.Error {
+	return rpc.Errorf(400, "%s: %v", field, err)
+}
+
+// errMissing is the description of a required field left empty.
+var errMissing = errors.New("missing")
+
+func checkID(field, id string) error {
+	if err := roomid.Check(id); err != nil {
+		return badRequest(field, err)
+	}
+	return nil
+}
+
+func checkJoin(req *contract.JoinRequest) error {
+	if err := checkID("room_id", req.RoomID); err != nil {
+		return err
+	}
+	switch {
+	case req.Participant.ConnectionID == "":
+		return badRequest("participant.connection_id", errMissing)
+	case req.Participant.User.ID == "":
+		return badRequest("participant.user.id", errMissing)
+	}
+	return cmp.Or(
+		checkID("participant.gateway_id", req.Participant.GatewayID),
+		checkID("lease", req.Lease),
+	)
+}
+
+func (s *Service) join(ctx context.Context, req *contract.JoinRequest) (*contract.JoinReply, error) {
+	if err := checkJoin(req); err != nil {
+		return nil, err
+	}
+	p := req.Participant
+	if p.JoinedAt.IsZero() {
+		p.JoinedAt = time.Now().UTC()
+	}
+	if err := s.putLease(ctx, req.Lease, p.GatewayID); err != nil {
+		return nil, err
+	}
+	stored, added, err := s.changeRoom(ctx, req.RoomID, func(cur []entry) ([]entry, bool, error) {
+		if indexOf(cur, p.ConnectionID) >= 0 {
+			return nil, false, nil // a repeat: it is already there
+		}
+		return append(cur, entry{Participant: p, Lease: req.Lease}), true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if added {
+		ev := contract.PresenceEvent{Event: contract.EventJoined, Participant: p}
+		if err := s.publish(ctx, req.RoomID, ev); err != nil {
+			return nil, err
+		}
+	}
+	return &contract.JoinReply{Participants: participants(stored, p.ConnectionID)}, nil
+}
+
+func (s *Service) leave(ctx context.Context, req *contract.LeaveRequest) (*contract.LeaveReply, error) {
+	if err := checkID("room_id", req.RoomID); err != nil {
+		return nil, err
+	}
+	if req.ConnectionID == "" {
+		return nil, badRequest("connection_id", errMissing)
+	}
+	reason := req.Reason
+	switch reason {
+	case "":
+		reason = contract.ReasonClosed
+	case contract.ReasonClosed, contract.ReasonGatewayLost, contract.ReasonKicked:
+	default:
+		return nil, rpc.Errorf(400, "reason: want %s, %s or %s, got %q",
+			contract.ReasonClosed, contract.ReasonGatewayLost, contract.ReasonKicked, reason)
+	}
+	var gone entry
+	_, removed, err := s.changeRoom(ctx, req.RoomID, func(cur []entry) ([]entry, bool, error) {
+		i := indexOf(cur, req.ConnectionID)
+		if i < 0 {
+			return nil, false, nil
+		}
+		gone = cur[i]
+		return append(cur[:i], cur[i+1:]...), true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if removed {
+		ev := contract.PresenceEvent{Event: contract.EventLeft, Participant: gone.Participant, Reason: reason}
+		if err := s.publish(ctx, req.RoomID, ev); err != nil {
+			return nil, err
+		}
+	}
+	return &contract.LeaveReply{Removed: removed}, nil
+}
+
+func (s *Service) heartbeat(ctx context.Context, req *contract.HeartbeatRequest) (*contract.HeartbeatReply, error) {
+	if err := cmp.Or(checkID("gateway_id", req.GatewayID), checkID("lease", req.Lease)); err != nil {
+		return nil, err
+	}
+	renewed, err := s.renewLease(ctx, req.Lease, req.GatewayID)
+	if err != nil {
+		return nil, err
+	}
+	return &contract.HeartbeatReply{Renewed: renewed}, nil
+}
+
+func (s *Service) list(ctx context.Context, req *contract.RoomRequest) (*contract.PresenceList, error) {
+	if err := checkID("room_id", req.RoomID); err != nil {
+		return nil, err
+	}
+	entries, _, err := s.readRoom(ctx, req.RoomID)
+	if err != nil {
+		return nil, err
+	}
+	return &contract.PresenceList{RoomID: req.RoomID, Participants: participants(entries, "")}, nil
+}
+
+// publish sends ev on room.<room_id>.presence with ctx's trace context.
+func (s *Service) publish(ctx context.Context, roomID string, ev contract.PresenceEvent) error {
+	subj, err := subject.RoomPresence(roomID)
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode %s event: %w", ev.Event, err)
+	}
+	if err := telemetry.Publish(ctx, s.nc, subj, data); err != nil {
+		return fmt.Errorf("publish %s: %w", subj, err)
+	}
+	return nil
+}

@@ -104,8 +104,10 @@ func (g *Gateway) heartbeat(ctx context.Context) {
 	for {
 		joinsBefore := g.joins.Load()
 		rctx, cancel := context.WithTimeout(ctx, g.cfg.HeartbeatInterval)
+		rctx, span := g.tracer.Start(rctx, "gateway.heartbeat")
 		var rep contract.HeartbeatReply
 		err := rpc.Call(rctx, g.nc, subject.PresenceHeartbeat, contract.HeartbeatRequest{GatewayID: g.id, Lease: g.lease}, &rep)
+		span.End()
 		cancel()
 		switch {
 		case ctx.Err() != nil:

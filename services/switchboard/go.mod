@@ -18,7 +18,6 @@ require (
 	github.com/switchboard-rtc/switchboard/services/membership v0.0.0-00010101000000-000000000000
 	github.com/switchboard-rtc/switchboard/services/presence v0.0.0-00010101000000-000000000000
 	github.com/switchboard-rtc/switchboard/shared v0.0.0
-	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/sdk v1.47.0
 	go.opentelemetry.io/otel/trace v1.47.0
 )
@@ -36,6 +35,7 @@ require (
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
+	go.opentelemetry.io/otel v1.47.0 // indirect
 	go.opentelemetry.io/otel/log v1.47.0 // indirect
 	go.opentelemetry.io/otel/metric v1.47.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect

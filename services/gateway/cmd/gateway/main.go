@@ -14,9 +14,9 @@ import (
 	"syscall"
 
 	"github.com/nats-io/nats.go"
-	"go.opentelemetry.io/otel"
 
 	"github.com/switchboard-rtc/switchboard/services/gateway"
+	"github.com/switchboard-rtc/switchboard/shared/telemetry"
 )
 
 func main() {
@@ -49,7 +49,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 		<-closed
 	}()
 
-	g, err := gateway.New(nc, cfg, log, otel.GetTracerProvider())
+	tp := telemetry.NewProvider("gateway")
+	defer tp.Shutdown(context.Background()) // flushes spans once an exporter is set
+	g, err := gateway.New(nc, cfg, log, tp)
 	if err != nil {
 		return err
 	}

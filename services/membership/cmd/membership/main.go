@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"go.opentelemetry.io/otel"
 
 	"github.com/switchboard-rtc/switchboard/services/membership"
 	"github.com/switchboard-rtc/switchboard/shared/subject"
+	"github.com/switchboard-rtc/switchboard/shared/telemetry"
 )
 
 func main() {
@@ -58,7 +58,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
 	}
 
-	svc, err := membership.Start(ctx, nc, cfg, log, otel.GetTracerProvider())
+	tp := telemetry.NewProvider("membership")
+	defer tp.Shutdown(context.Background()) // flushes spans once an exporter is set
+	svc, err := membership.Start(ctx, nc, cfg, log, tp)
 	if err != nil {
 		nc.Close()
 		return err

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"go.opentelemetry.io/otel"
 
 	"github.com/switchboard-rtc/switchboard/services/presence"
+	"github.com/switchboard-rtc/switchboard/shared/telemetry"
 )
 
 // drainTimeout bounds how long shutdown waits for NATS to drain.
@@ -57,7 +57,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", cfg.NATSURL, err)
 	}
-	svc, err := presence.Start(ctx, nc, cfg, log, otel.GetTracerProvider())
+	tp := telemetry.NewProvider("presence")
+	defer tp.Shutdown(context.Background()) // flushes spans once an exporter is set
+	svc, err := presence.Start(ctx, nc, cfg, log, tp)
 	if err != nil {
 		nc.Close()
 		return err

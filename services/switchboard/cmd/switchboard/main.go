@@ -16,13 +16,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"go.opentelemetry.io/otel"
 
 	"github.com/switchboard-rtc/switchboard/services/gateway"
 	"github.com/switchboard-rtc/switchboard/services/switchboard/internal/allinone"
 	"github.com/switchboard-rtc/switchboard/services/switchboard/internal/cli"
 	"github.com/switchboard-rtc/switchboard/shared/auth"
 	"github.com/switchboard-rtc/switchboard/shared/contract"
+	"github.com/switchboard-rtc/switchboard/shared/telemetry"
 )
 
 func main() {
@@ -90,7 +90,9 @@ func runAll(ctx context.Context, getenv func(string) string, dev bool, stdout, s
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	sys, err := allinone.Start(ctx, cfg, log, otel.GetTracerProvider())
+	tp := telemetry.NewProvider("switchboard")
+	defer tp.Shutdown(context.Background()) // flushes spans once an exporter is set
+	sys, err := allinone.Start(ctx, cfg, log, tp)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,39 @@
+package telemetry
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/trace"
+)
+
+func TestRoundTripThroughHeaders(t *testing.T) {
+	tp := NewProvider("test")
+	defer tp.Shutdown(context.Background())
+	ctx, span := tp.Tracer("t").Start(context.Background(), "op")
+	defer span.End()
+
+	h := Header(ctx)
+	if h.Get("traceparent") == "" {
+		t.Fatalf("no traceparent in %v", h)
+	}
+	got := trace.SpanContextFromContext(Extract(context.Background(), h))
+	if got.TraceID() != span.SpanContext().TraceID() || !got.IsRemote() {
+		t.Fatalf("extracted %v, want trace %v", got, span.SpanContext().TraceID())
+	}
+	if Extract(context.Background(), nil) == nil {
+		t.Fatal("nil header")
+	}
+
+	hh := http.Header{}
+	hh.Set("Traceparent", h.Get("traceparent"))
+	if got := trace.SpanContextFromContext(ExtractHTTP(context.Background(), hh)); got.TraceID() != span.SpanContext().TraceID() {
+		t.Fatalf("HTTP extract: %v", got)
+	}
+	m := Msg(ctx, "s", []byte("x"))
+	if m.Subject != "s" || nats.Header(m.Header).Get("traceparent") == "" {
+		t.Fatalf("Msg: %+v", m)
+	}
+}

@@ -1,7 +1,6 @@
 package presence
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,35 +17,18 @@ import (
 	"github.com/switchboard-rtc/switchboard/shared/natstest"
 	"github.com/switchboard-rtc/switchboard/shared/rpc"
 	"github.com/switchboard-rtc/switchboard/shared/subject"
+	"github.com/switchboard-rtc/switchboard/shared/syncbuf"
 )
 
 // testConfig makes leases run out quickly.
 var testConfig = Config{LeaseTTL: time.Second, ReapInterval: 100 * time.Millisecond}
-
-// syncBuffer is a log sink shared by handler goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // startService starts an instance on its own connection to s. It is
 // stopped when the test ends, and its log is shown if the test failed.
 func startService(tb testing.TB, s *server.Server, cfg Config, tp trace.TracerProvider) *Service {
 	tb.Helper()
 	nc := natstest.Connect(tb, s)
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	tb.Cleanup(func() {
 		if tb.Failed() {
 			tb.Logf("service log:\n%s", logs.String())

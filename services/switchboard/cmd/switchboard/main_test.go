@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/shared/contract"
 	"github.com/switchboard-rtc/switchboard/shared/natstest"
 	"github.com/switchboard-rtc/switchboard/shared/poll"
+	"github.com/switchboard-rtc/switchboard/shared/syncbuf"
 )
 
 func env(vars map[string]string) func(string) string {
@@ -112,29 +112,11 @@ func TestOperatorCommands(t *testing.T) {
 	_ = cli.Usage
 }
 
-// syncBuffer is a bytes.Buffer safe to write and read from two goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestRunDev starts the all-in-one as make run does and connects with the
 // URL and token it prints.
 func TestRunDev(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
+	var out syncbuf.Buffer
 	errc := make(chan error, 1)
 	go func() {
 		errc <- run(ctx, []string{"run", "--dev"}, env(map[string]string{

@@ -285,10 +285,15 @@ func (r *room) onPresence(g *Gateway, m *nats.Msg) {
 		r.gone[id] = now
 	}
 	if c := r.conns[id]; c != nil && ev.Event == contract.EventLeft {
-		// Presence removed a connection that is still open here (its lease
-		// was declared lost). Nobody else sees it any more: close it so
-		// the client reconnects and registers again.
-		c.kill(websocket.StatusGoingAway, "presence lost, reconnect")
+		// Presence removed a connection that is still open here. Nobody
+		// else sees it any more, so close it: a kicked client must stay
+		// out; any other (its lease was declared lost) should reconnect
+		// and register again.
+		if ev.Reason == contract.ReasonKicked {
+			c.kill(websocket.StatusPolicyViolation, "removed from the room")
+		} else {
+			c.kill(websocket.StatusGoingAway, "presence lost, reconnect")
+		}
 	}
 	for _, c := range r.conns {
 		if c.joining {

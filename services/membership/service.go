@@ -68,7 +68,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger, tp 
 	if err != nil {
 		return nil, fmt.Errorf("membership: %w", err)
 	}
-	h := &handlers{store: st, openRooms: cfg.OpenRooms}
+	h := &handlers{store: st, openRooms: cfg.OpenRooms, kick: kicker{nc: nc, log: log}}
 
 	svc, err := micro.AddService(nc, micro.Config{
 		Name:        subject.MembershipService,
@@ -115,6 +115,7 @@ func (s *Service) Stop() error {
 type handlers struct {
 	store     *store
 	openRooms bool
+	kick      kicker
 }
 
 func (h *handlers) authorize(ctx context.Context, req *contract.AuthorizeRequest) (*contract.AuthorizeReply, error) {
@@ -198,6 +199,10 @@ func (h *handlers) deleteRoom(ctx context.Context, req *contract.RoomRequest) (*
 	if err := h.store.delete(ctx, req.RoomID); err != nil {
 		return nil, refusal(req.RoomID, err)
 	}
+	if !h.openRooms {
+		// Nobody may enter a room that does not exist.
+		h.kick.out(ctx, req.RoomID, func(contract.User) bool { return true })
+	}
 	return &empty{}, nil
 }
 
@@ -254,6 +259,9 @@ func (h *handlers) removeMember(ctx context.Context, req *contract.MemberRequest
 	})
 	if err != nil {
 		return nil, refusal(req.RoomID, err)
+	}
+	if room.Policy == contract.PolicyMembers {
+		h.kick.out(ctx, req.RoomID, func(u contract.User) bool { return u.ID == req.UserID })
 	}
 	return room, nil
 }

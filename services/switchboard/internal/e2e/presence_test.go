@@ -199,3 +199,46 @@ func TestRemovedFromPresenceIsClosed(t *testing.T) {
 		t.Fatalf("close code %d, want 1001", code)
 	}
 }
+
+// TestRevokedMemberIsKicked removes a member, then deletes the room: the
+// revoked connections are closed with 1008 and the room hears left
+// (kicked), in both dialects.
+func TestRevokedMemberIsKicked(t *testing.T) {
+	c := newCluster(t, options{})
+	c.createRoom("club", "owner", contract.PolicyMembers, "alice", "bob")
+	g := c.gateway(gateway.Config{})
+	owner, _ := g.native(t, "club", "owner")
+	alice, aw := g.native(t, "club", "alice")
+	owner.expect("joined")
+	bob, _ := g.dyson(t, "club", "bob")
+	owner.expect("joined")
+	alice.expect("joined")
+
+	codes := make(chan websocket.StatusCode, 2)
+	for _, cl := range []*client{alice, bob} {
+		go func() { codes <- cl.closeStatus() }()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rpc.Call(ctx, c.nc, subject.MembershipMembersRemove, contract.MemberRequest{RoomID: "club", UserID: "alice"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if l := owner.expect("left"); l.Participant.ConnectionID != aw.ConnectionID || l.Reason != "kicked" {
+		t.Fatalf("left: %s", l.raw)
+	}
+	if code := <-codes; code != websocket.StatusPolicyViolation {
+		t.Fatalf("alice's close code %d, want 1008", code)
+	}
+	checkNative(t, g.srv.URL+"/v1/rooms/club/ws?access_token="+token(t, "alice"), nil, false, 403, "forbidden")
+
+	if err := rpc.Call(ctx, c.nc, subject.MembershipRoomsDelete, contract.RoomRequest{RoomID: "club"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if code := <-codes; code != websocket.StatusPolicyViolation {
+		t.Fatalf("bob's close code %d, want 1008", code)
+	}
+	if code := owner.closeStatus(); code != websocket.StatusPolicyViolation {
+		t.Fatalf("owner's close code %d, want 1008", code)
+	}
+	poll.Until(t, 5*time.Second, "the room emptied", func() bool { return len(c.presence("club")) == 0 })
+}

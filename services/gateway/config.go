@@ -20,6 +20,7 @@ type Config struct {
 	AuthorizeTimeout  time.Duration // membership.authorize, default 2s
 	JoinTimeout       time.Duration // presence.join, default 5s
 	PingInterval      time.Duration // WebSocket pings to find dead clients, default 30s
+	ResyncInterval    time.Duration // rooms are checked against presence this often, default 30s
 	HeartbeatInterval time.Duration // presence lease renewal, default 2s
 	SendQueue         int           // frames queued per connection, default 256
 	WriteTimeout      time.Duration // one frame write, default 10s
@@ -69,6 +70,7 @@ func (c *Config) setDefaults() {
 	def(&c.AuthorizeTimeout, 2*time.Second)
 	def(&c.JoinTimeout, 5*time.Second)
 	def(&c.PingInterval, 30*time.Second)
+	def(&c.ResyncInterval, 30*time.Second)
 	def(&c.HeartbeatInterval, 2*time.Second)
 	def(&c.WriteTimeout, 10*time.Second)
 	def(&c.CloseSpread, 2*time.Second)

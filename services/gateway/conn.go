@@ -57,8 +57,9 @@ type conn struct {
 	// Guarded by room.mu.
 	joining bool
 	pending []any // *contract.PresenceEvent or *contract.Signal, while joining
-	view    map[string]contract.Participant
+	view    map[string]known
 	users   map[string]int // connections per user id in view
+	joinRev uint64         // presence revision of this connection's join
 }
 
 func (g *Gateway) newConn(ws *websocket.Conn, d dialect, roomID string, user contract.User, ctx context.Context) *conn {

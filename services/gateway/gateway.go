@@ -77,8 +77,9 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger, tp trace.TracerProvider) (
 		stop:     stop,
 	}
 	g.hub = hub{g: g, rooms: map[string]*room{}}
-	g.background.Add(1)
+	g.background.Add(2)
 	go g.heartbeat(ctx)
+	go g.resyncLoop(ctx)
 	return g, nil
 }
 

@@ -144,11 +144,12 @@ func (r *room) join(ctx context.Context, c *conn) error {
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	c.view = make(map[string]contract.Participant, len(rep.Participants))
+	c.view = make(map[string]known, len(rep.Participants))
 	c.users = map[string]int{}
+	c.joinRev = rep.Revision
 	for _, p := range rep.Participants {
 		if _, left := r.gone[p.ConnectionID]; !left && p.ConnectionID != c.id() {
-			c.add(p)
+			c.learn(p, rep.Revision, false)
 		}
 	}
 	var signals []*contract.Signal
@@ -163,8 +164,8 @@ func (r *room) join(ctx context.Context, c *conn) error {
 	c.joining, c.pending = false, nil
 
 	others := make([]contract.Participant, 0, len(c.view))
-	for _, p := range c.view {
-		others = append(others, p)
+	for _, k := range c.view {
+		others = append(others, k.p)
 	}
 	sortParticipants(others)
 	if c.dialect == dialectDyson {
@@ -191,11 +192,6 @@ func (r *room) knows(c *conn, id string) bool {
 	defer r.mu.Unlock()
 	_, ok := c.view[id]
 	return ok
-}
-
-func (c *conn) add(p contract.Participant) {
-	c.view[p.ConnectionID] = p
-	c.users[p.User.ID]++
 }
 
 // onSignal fans a relayed signal out to the local connections it is for.
@@ -307,43 +303,13 @@ func (r *room) onPresence(g *Gateway, m *nats.Msg) {
 // apply updates c's view with ev and, if notify, tells the client.
 func (r *room) apply(c *conn, ev *contract.PresenceEvent, notify bool) {
 	p := ev.Participant
-	if p.ConnectionID == c.id() {
-		return
-	}
-	switch ev.Event {
-	case contract.EventJoined:
-		if _, left := r.gone[p.ConnectionID]; left {
-			return
+	switch {
+	case p.ConnectionID == c.id():
+	case ev.Event == contract.EventJoined:
+		if _, left := r.gone[p.ConnectionID]; !left {
+			c.learn(p, ev.Revision, notify)
 		}
-		if _, known := c.view[p.ConnectionID]; known {
-			return
-		}
-		c.add(p)
-		if !notify {
-			return
-		}
-		if c.dialect == dialectNative {
-			c.enqueue(native.Joined(p))
-		} else if p.User.ID != c.self.User.ID && c.users[p.User.ID] == 1 {
-			c.enqueue(dyson.Presence(dyson.KindUserJoined, p.User))
-		}
-	case contract.EventLeft:
-		old, known := c.view[p.ConnectionID]
-		if !known {
-			return
-		}
-		delete(c.view, p.ConnectionID)
-		c.users[old.User.ID]--
-		if c.users[old.User.ID] == 0 {
-			delete(c.users, old.User.ID)
-		}
-		if !notify {
-			return
-		}
-		if c.dialect == dialectNative {
-			c.enqueue(native.Left(old, ev.Reason))
-		} else if old.User.ID != c.self.User.ID && c.users[old.User.ID] == 0 {
-			c.enqueue(dyson.Presence(dyson.KindUserLeft, old.User))
-		}
+	case ev.Event == contract.EventLeft:
+		c.forget(p.ConnectionID, ev.Reason, notify)
 	}
 }

@@ -12,6 +12,7 @@ import (
 const (
 	DefaultLeaseTTL     = 9 * time.Second
 	DefaultReapInterval = time.Second
+	DefaultEmptyRoomTTL = time.Minute
 )
 
 // ErrInvalidConfig is returned (wrapped, naming the variable or field) for a
@@ -28,6 +29,9 @@ type Config struct {
 	LeaseTTL time.Duration
 	// ReapInterval is how often each instance looks for expired leases.
 	ReapInterval time.Duration
+	// EmptyRoomTTL is how long a room's key stays after its last
+	// participant left, before the reaper removes it.
+	EmptyRoomTTL time.Duration
 }
 
 // LoadConfig reads the configuration from the environment through getenv:
@@ -47,6 +51,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ReapInterval == 0 {
 		c.ReapInterval = DefaultReapInterval
+	}
+	if c.EmptyRoomTTL == 0 {
+		c.EmptyRoomTTL = DefaultEmptyRoomTTL
 	}
 	if c.LeaseTTL < 0 {
 		return Config{}, fmt.Errorf("%w: LeaseTTL %v is negative", ErrInvalidConfig, c.LeaseTTL)

@@ -24,7 +24,7 @@ import (
 
 func TestJoinListLeave(t *testing.T) {
 	s := natstest.Server(t)
-	svc := startService(t, s, testConfig, nil)
+	startService(t, s, testConfig, nil)
 	nc := natstest.Connect(t, s)
 	events := watchRooms(t, nc, "r1")
 
@@ -117,17 +117,18 @@ func TestJoinListLeave(t *testing.T) {
 		}
 	})
 
-	t.Run("an empty room is deleted", func(t *testing.T) {
+	t.Run("an empty room lists no one, at the last leave's revision", func(t *testing.T) {
 		leave(t, nc, "r1", "c1", contract.ReasonClosed)
+		evs := events.take()
+		if len(evs) != 1 || evs[0].Revision == 0 {
+			t.Fatalf("events = %+v, want one left with a revision", evs)
+		}
 		msg, err := nc.Request(subject.PresenceList, []byte(`{"room_id":"r1"}`), 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := `{"room_id":"r1","participants":[]}`; string(msg.Data) != want {
+		if want := fmt.Sprintf(`{"room_id":"r1","participants":[],"revision":%d}`, evs[0].Revision); string(msg.Data) != want {
 			t.Errorf("list = %s, want %s", msg.Data, want)
-		}
-		if _, err := svc.kv.Get(context.Background(), roomKey("r1")); !errors.Is(err, jetstream.ErrKeyNotFound) {
-			t.Errorf("room key after the last leave: err = %v, want ErrKeyNotFound", err)
 		}
 	})
 
@@ -465,5 +466,31 @@ func TestStartRefusesNegativeDurations(t *testing.T) {
 		if _, err := Start(context.Background(), nc, cfg, nil, nil); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("Start(%+v) err = %v, want ErrInvalidConfig", cfg, err)
 		}
+	}
+}
+
+// TestEmptyRoomKeyRemoved checks that the reaper drops the key of a room
+// that stayed empty, and that the room works again afterwards.
+func TestEmptyRoomKeyRemoved(t *testing.T) {
+	s := natstest.Server(t)
+	cfg := testConfig
+	cfg.EmptyRoomTTL = 10 * time.Millisecond
+	svc := startService(t, s, cfg, nil)
+	nc := natstest.Connect(t, s)
+	join(t, nc, "gone", "c1", "alice", "L1")
+	leave(t, nc, "gone", "c1", contract.ReasonClosed)
+	poll.Until(t, 10*time.Second, "the empty room's key to be removed", func() bool {
+		_, err := svc.kv.Get(context.Background(), roomKey("gone"))
+		return errors.Is(err, jetstream.ErrKeyNotFound)
+	})
+	var list contract.PresenceList
+	if err := rpc.Call(context.Background(), nc, subject.PresenceList, contract.RoomRequest{RoomID: "gone"}, &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Participants) != 0 || list.Revision == 0 {
+		t.Fatalf("list of a removed room = %+v, want nobody at a non-zero revision", list)
+	}
+	if rep := join(t, nc, "gone", "c2", "bob", "L1"); len(rep.Participants) != 0 || rep.Revision <= list.Revision {
+		t.Fatalf("join after removal = %+v, want nobody at a revision above %d", rep, list.Revision)
 	}
 }

@@ -88,16 +88,27 @@ func (s *Service) reap(ctx context.Context, lastSweep time.Time) (time.Time, err
 	}
 
 	rooms := map[string][]entry{}
+	empty := map[string]uint64{} // key -> revision, emptied more than EmptyRoomTTL ago
 	err = s.scan(ctx, roomPrefix+">", false, func(e jetstream.KeyValueEntry) {
 		entries, err := decodeRoom(e.Value())
 		if err != nil {
 			errs = append(errs, err)
 			return
 		}
+		if len(entries) == 0 && now.Sub(e.Created()) > s.cfg.EmptyRoomTTL {
+			empty[e.Key()] = e.Revision()
+		}
 		rooms[strings.TrimPrefix(e.Key(), roomPrefix)] = entries
 	})
 	if err != nil {
 		return time.Time{}, errors.Join(append(errs, err)...)
+	}
+	for key, rev := range empty {
+		// A room left empty for a while: drop its key. A join that came
+		// first wins (the purge is guarded by the revision).
+		if err := s.kv.Purge(ctx, key, jetstream.LastRevision(rev), jetstream.PurgeTTL(markerTTL)); err != nil && !isConflict(err) {
+			errs = append(errs, err)
+		}
 	}
 	for roomID, entries := range rooms {
 		if ctx.Err() != nil {
@@ -121,7 +132,7 @@ func (s *Service) reap(ctx context.Context, lastSweep time.Time) (time.Time, err
 // a left event (gateway_lost) for each entry its write removed.
 func (s *Service) reapRoom(ctx context.Context, roomID string, alive, dead map[string]bool) error {
 	var removed []entry
-	_, wrote, err := s.changeRoom(ctx, roomID, func(cur []entry) ([]entry, bool, error) {
+	_, rev, wrote, err := s.changeRoom(ctx, roomID, func(cur []entry) ([]entry, bool, error) {
 		removed = nil
 		gone := map[string]bool{}
 		keep := make([]entry, 0, len(cur))
@@ -156,7 +167,7 @@ func (s *Service) reapRoom(ctx context.Context, roomID string, alive, dead map[s
 	for _, e := range removed {
 		s.log.Info("reaped", slog.String("room_id", roomID), slog.String("connection_id", e.ConnectionID),
 			slog.String("lease", e.Lease), slog.String("gateway_id", e.GatewayID))
-		ev := contract.PresenceEvent{Event: contract.EventLeft, Participant: e.Participant, Reason: contract.ReasonGatewayLost}
+		ev := contract.PresenceEvent{Event: contract.EventLeft, Participant: e.Participant, Reason: contract.ReasonGatewayLost, Revision: rev}
 		errs = append(errs, s.publish(ctx, roomID, ev))
 	}
 	return errors.Join(errs...)

@@ -174,7 +174,7 @@ func (s *Service) join(ctx context.Context, req *contract.JoinRequest) (*contrac
 	if err := s.putLease(ctx, req.Lease, p.GatewayID); err != nil {
 		return nil, err
 	}
-	stored, added, err := s.changeRoom(ctx, req.RoomID, func(cur []entry) ([]entry, bool, error) {
+	stored, rev, added, err := s.changeRoom(ctx, req.RoomID, func(cur []entry) ([]entry, bool, error) {
 		if indexOf(cur, p.ConnectionID) >= 0 {
 			return nil, false, nil // a repeat: it is already there
 		}
@@ -184,12 +184,12 @@ func (s *Service) join(ctx context.Context, req *contract.JoinRequest) (*contrac
 		return nil, err
 	}
 	if added {
-		ev := contract.PresenceEvent{Event: contract.EventJoined, Participant: p}
+		ev := contract.PresenceEvent{Event: contract.EventJoined, Participant: p, Revision: rev}
 		if err := s.publish(ctx, req.RoomID, ev); err != nil {
 			return nil, err
 		}
 	}
-	return &contract.JoinReply{Participants: participants(stored, p.ConnectionID)}, nil
+	return &contract.JoinReply{Participants: participants(stored, p.ConnectionID), Revision: rev}, nil
 }
 
 func (s *Service) leave(ctx context.Context, req *contract.LeaveRequest) (*contract.LeaveReply, error) {
@@ -209,7 +209,7 @@ func (s *Service) leave(ctx context.Context, req *contract.LeaveRequest) (*contr
 			contract.ReasonClosed, contract.ReasonGatewayLost, contract.ReasonKicked, reason)
 	}
 	var gone entry
-	_, removed, err := s.changeRoom(ctx, req.RoomID, func(cur []entry) ([]entry, bool, error) {
+	_, rev, removed, err := s.changeRoom(ctx, req.RoomID, func(cur []entry) ([]entry, bool, error) {
 		i := indexOf(cur, req.ConnectionID)
 		if i < 0 {
 			return nil, false, nil
@@ -221,7 +221,7 @@ func (s *Service) leave(ctx context.Context, req *contract.LeaveRequest) (*contr
 		return nil, err
 	}
 	if removed {
-		ev := contract.PresenceEvent{Event: contract.EventLeft, Participant: gone.Participant, Reason: reason}
+		ev := contract.PresenceEvent{Event: contract.EventLeft, Participant: gone.Participant, Reason: reason, Revision: rev}
 		if err := s.publish(ctx, req.RoomID, ev); err != nil {
 			return nil, err
 		}
@@ -244,11 +244,11 @@ func (s *Service) list(ctx context.Context, req *contract.RoomRequest) (*contrac
 	if err := checkID("room_id", req.RoomID); err != nil {
 		return nil, err
 	}
-	entries, _, err := s.readRoom(ctx, req.RoomID)
+	entries, rev, err := s.listRoom(ctx, req.RoomID)
 	if err != nil {
 		return nil, err
 	}
-	return &contract.PresenceList{RoomID: req.RoomID, Participants: participants(entries, "")}, nil
+	return &contract.PresenceList{RoomID: req.RoomID, Participants: participants(entries, ""), Revision: rev}, nil
 }
 
 // publish sends ev on room.<room_id>.presence with ctx's trace context.

@@ -61,7 +61,9 @@ func decodeRoom(data []byte) ([]entry, error) {
 	if err := json.Unmarshal(data, &v); err != nil {
 		return nil, err
 	}
-	return v.Participants, nil
+	// An entry without a connection id cannot be told apart or removed:
+	// no writer of ours stores one, so it is damage, and it is dropped.
+	return slices.DeleteFunc(v.Participants, func(e entry) bool { return e.ConnectionID == "" }), nil
 }
 
 // indexOf returns the index of the entry for connID, or -1.
@@ -105,31 +107,29 @@ func (s *Service) readRoom(ctx context.Context, roomID string) ([]entry, uint64,
 }
 
 // writeRoom stores entries as the room's value if the key is still at rev
-// (0: absent), deleting the key when entries is empty. A lost race returns
-// an error for which isConflict is true.
-func (s *Service) writeRoom(ctx context.Context, roomID string, entries []entry, rev uint64) error {
+// (0: absent) and returns the new revision. An emptied room is written as an
+// empty list, so that its last left has a revision too; the reaper removes
+// empty keys later. A lost race returns an error for which isConflict is
+// true.
+func (s *Service) writeRoom(ctx context.Context, roomID string, entries []entry, rev uint64) (uint64, error) {
 	key := roomKey(roomID)
-	var err error
-	switch {
-	case len(entries) == 0 && rev == 0:
-		return nil
-	case len(entries) == 0:
-		err = s.kv.Purge(ctx, key, jetstream.LastRevision(rev), jetstream.PurgeTTL(markerTTL))
-	default:
-		data, merr := json.Marshal(roomValue{Participants: entries})
-		if merr != nil {
-			return fmt.Errorf("encode %s: %w", key, merr)
-		}
-		if rev == 0 {
-			_, err = s.kv.Create(ctx, key, data)
-		} else {
-			_, err = s.kv.Update(ctx, key, data, rev)
-		}
+	if len(entries) == 0 && rev == 0 {
+		return 0, nil
+	}
+	data, err := json.Marshal(roomValue{Participants: entries})
+	if err != nil {
+		return 0, fmt.Errorf("encode %s: %w", key, err)
+	}
+	var next uint64
+	if rev == 0 {
+		next, err = s.kv.Create(ctx, key, data)
+	} else {
+		next, err = s.kv.Update(ctx, key, data, rev)
 	}
 	if err != nil {
-		return fmt.Errorf("write %s: %w", key, err)
+		return 0, fmt.Errorf("write %s: %w", key, err)
 	}
-	return nil
+	return next, nil
 }
 
 // changeFunc computes a room's new entries from its current ones (which it
@@ -140,35 +140,59 @@ type changeFunc func(cur []entry) (next []entry, write bool, err error)
 
 // changeRoom applies change to the room under compare-and-set, retrying
 // lost races with a little jitter. It returns the entries as stored after
-// the change (as read, when change wrote nothing) and whether it wrote.
-func (s *Service) changeRoom(ctx context.Context, roomID string, change changeFunc) ([]entry, bool, error) {
+// the change (as read, when change wrote nothing), the revision they are at,
+// and whether it wrote.
+func (s *Service) changeRoom(ctx context.Context, roomID string, change changeFunc) ([]entry, uint64, bool, error) {
 	for attempt := range maxAttempts {
 		if attempt > 0 {
 			if err := jitter(ctx, attempt); err != nil {
-				return nil, false, fmt.Errorf("%s: %w", roomKey(roomID), err)
+				return nil, 0, false, fmt.Errorf("%s: %w", roomKey(roomID), err)
 			}
 		}
 		cur, rev, err := s.readRoom(ctx, roomID)
 		if err != nil {
-			return nil, false, err
+			return nil, 0, false, err
 		}
 		next, write, err := change(cur)
 		if err != nil {
-			return nil, false, err
+			return nil, 0, false, err
 		}
 		if !write {
-			return cur, false, nil
+			return cur, rev, false, nil
 		}
-		err = s.writeRoom(ctx, roomID, next, rev)
+		newRev, err := s.writeRoom(ctx, roomID, next, rev)
 		if isConflict(err) {
 			continue
 		}
 		if err != nil {
-			return nil, false, err
+			return nil, 0, false, err
 		}
-		return next, true, nil
+		return next, newRev, true, nil
 	}
-	return nil, false, fmt.Errorf("%s: %w", roomKey(roomID), errBusy)
+	return nil, 0, false, fmt.Errorf("%s: %w", roomKey(roomID), errBusy)
+}
+
+// listRoom returns the room's entries and a revision that every change
+// they reflect is at or below, and every later change above. For a room
+// with no key that is the bucket's last sequence, read before the key.
+func (s *Service) listRoom(ctx context.Context, roomID string) ([]entry, uint64, error) {
+	entries, rev, err := s.readRoom(ctx, roomID)
+	if err != nil || rev != 0 {
+		return entries, rev, err
+	}
+	st, err := s.kv.Status(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("bucket status: %w", err)
+	}
+	bs, ok := st.(*jetstream.KeyValueBucketStatus)
+	if !ok {
+		return nil, 0, fmt.Errorf("bucket status: unexpected type %T", st)
+	}
+	last := bs.StreamInfo().State.LastSeq
+	if entries, rev, err = s.readRoom(ctx, roomID); err != nil || rev != 0 {
+		return entries, rev, err
+	}
+	return nil, last, nil
 }
 
 // jitter waits a random time that grows a little with attempt, so that

@@ -1,9 +1,12 @@
 package contract
 
-// PresenceList is the reply of presence.list.
+// PresenceList is the reply of presence.list: the room as of Revision.
+// Every change with a revision up to Revision is reflected in it; every
+// later change has a higher revision.
 type PresenceList struct {
 	RoomID       string        `json:"room_id"`
 	Participants []Participant `json:"participants"`
+	Revision     uint64        `json:"revision"`
 }
 
 // JoinRequest is how a gateway registers a connection: presence.join.
@@ -18,9 +21,11 @@ type JoinRequest struct {
 }
 
 // JoinReply lists every other participant in the room at the moment the
-// join was stored. Presence publishes the matching joined event after it.
+// join was stored, at Revision (the join's own). Presence publishes the
+// matching joined event after it.
 type JoinReply struct {
 	Participants []Participant `json:"participants"`
+	Revision     uint64        `json:"revision"`
 }
 
 // LeaveRequest removes a connection: presence.leave. Removing a connection

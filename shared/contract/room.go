@@ -63,10 +63,15 @@ const (
 )
 
 // PresenceEvent is published on room.<room_id>.presence.
+//
+// Revision is the room's presence revision that the change produced. Events
+// from different presence instances may arrive out of order; revisions of
+// one room only grow, so they order them.
 type PresenceEvent struct {
 	Event       string      `json:"event"`
 	Participant Participant `json:"participant"`
 	Reason      string      `json:"reason,omitempty"`
+	Revision    uint64      `json:"revision,omitempty"`
 }
 
 // Encode returns the JSON of s with Data spliced in byte for byte.

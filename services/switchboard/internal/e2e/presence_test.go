@@ -2,17 +2,20 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchboard-rtc/switchboard/services/gateway"
 	"github.com/switchboard-rtc/switchboard/shared/contract"
@@ -54,10 +57,20 @@ func TestPresenceJoinLeave(t *testing.T) {
 }
 
 // TestExactlyOnceDiscovery joins many clients at once through two gateways:
-// each must learn of every other exactly once, by welcome or joined.
+// each must learn of every other exactly once, by welcome or joined. It runs
+// again with resyncs every 50ms racing the joins: they must add nothing.
 func TestExactlyOnceDiscovery(t *testing.T) {
+	for name, resync := range map[string]time.Duration{"events only": 0, "with resyncs": 50 * time.Millisecond} {
+		t.Run(name, func(t *testing.T) { exactlyOnce(t, resync) })
+	}
+}
+
+func exactlyOnce(t *testing.T, resync time.Duration) {
 	c := newCluster(t, options{openRooms: true})
-	gws := []*gw{c.gateway(gateway.Config{GatewayID: "gw1"}), c.gateway(gateway.Config{GatewayID: "gw2"})}
+	gws := []*gw{
+		c.gateway(gateway.Config{GatewayID: "gw1", ResyncInterval: resync}),
+		c.gateway(gateway.Config{GatewayID: "gw2", ResyncInterval: resync}),
+	}
 	const n = 16
 	type joiner struct {
 		cl    *client
@@ -241,4 +254,66 @@ func TestRevokedMemberIsKicked(t *testing.T) {
 		t.Fatalf("owner's close code %d, want 1008", code)
 	}
 	poll.Until(t, 5*time.Second, "the room emptied", func() bool { return len(c.presence("club")) == 0 })
+}
+
+// TestResyncRepairsLostEvents changes presence's store behind everyone's
+// back, as if the joined and left events had been lost on the way: the
+// gateway's periodic resync tells its clients all the same, once.
+func TestResyncRepairsLostEvents(t *testing.T) {
+	c := newCluster(t, options{openRooms: true})
+	g := c.gateway(gateway.Config{ResyncInterval: 100 * time.Millisecond})
+	w, _ := g.native(t, "lost", "watcher")
+	d, _ := g.dyson(t, "lost", "dora")
+	w.expect("joined")
+
+	js, err := jetstream.New(c.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(context.Background(), "presence")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// edit rewrites the room's stored participants without any event.
+	edit := func(change func([]json.RawMessage) []json.RawMessage) {
+		t.Helper()
+		e, err := kv.Get(context.Background(), "rooms.lost")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct {
+			Participants []json.RawMessage `json:"participants"`
+		}
+		if err := json.Unmarshal(e.Value(), &v); err != nil {
+			t.Fatal(err)
+		}
+		v.Participants = change(v.Participants)
+		b, _ := json.Marshal(v)
+		if _, err := kv.Update(context.Background(), "rooms.lost", b, e.Revision()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ghost := json.RawMessage(`{"connection_id":"c_ghost","user":{"id":"ghost"},"gateway_id":"elsewhere","joined_at":"` +
+		time.Now().UTC().Format(time.RFC3339Nano) + `","lease":"somelease"}`)
+	edit(func(ps []json.RawMessage) []json.RawMessage { return append(ps, ghost) })
+	if j := w.expect("joined"); j.Participant.ConnectionID != "c_ghost" {
+		t.Fatalf("watcher: %s", j.raw)
+	}
+	if j := d.next().dyson(t); j.Type != "user-joined" || j.AccountID != "ghost" {
+		t.Fatalf("dora: %+v", j)
+	}
+	edit(func(ps []json.RawMessage) []json.RawMessage {
+		return slices.DeleteFunc(ps, func(p json.RawMessage) bool { return strings.Contains(string(p), "c_ghost") })
+	})
+	if l := w.expect("left"); l.Participant.ConnectionID != "c_ghost" {
+		t.Fatalf("watcher: %s", l.raw)
+	}
+	if l := d.next().dyson(t); l.Type != "user-left" || l.AccountID != "ghost" {
+		t.Fatalf("dora: %+v", l)
+	}
+	// Told once: the next thing the watcher reads is dora's signal.
+	d.sendRaw(`{"data":{"type":"ping"}}`)
+	if s := w.expect("signal"); s.From.User.ID != "dora" {
+		t.Fatalf("watcher: %s", s.raw)
+	}
 }

@@ -1,0 +1,98 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/switchboard-rtc/switchboard/shared/contract"
+	"github.com/switchboard-rtc/switchboard/shared/rpc"
+	"github.com/switchboard-rtc/switchboard/shared/subject"
+)
+
+// resyncLoop repairs the views of every room now and then, and at once
+// after NATS reconnects. Presence events travel as core NATS messages, at
+// most once: one lost while disconnected, or dropped for a slow
+// subscription, would otherwise leave clients with a wrong picture of their
+// room until they reconnect.
+func (g *Gateway) resyncLoop(ctx context.Context) {
+	defer g.background.Done()
+	t := time.NewTicker(min(time.Second, g.cfg.ResyncInterval))
+	defer t.Stop()
+	reconnects, last := g.nc.Stats().Reconnects, time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n := g.nc.Stats().Reconnects
+		if n == reconnects && time.Since(last) < g.cfg.ResyncInterval {
+			continue
+		}
+		reconnects, last = n, time.Now()
+		for _, r := range g.hub.snapshot() {
+			rctx, cancel := context.WithTimeout(ctx, g.cfg.JoinTimeout)
+			err := r.resync(rctx, g)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				g.log.Warn("room resync failed", slog.String("room_id", r.id), slog.Any("err", err))
+			}
+		}
+	}
+}
+
+// snapshot lists the rooms the gateway holds now.
+func (h *hub) snapshot() []*room {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	rs := make([]*room, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+// resync compares each local connection's view with presence's list of the
+// room at revision R. A participant listed but unknown is learned (joined);
+// a known one missing from the list is forgotten (left) when it was learned
+// at or before R, since it must then have gone by R; one learned after R is
+// newer than the list and stays. A connection that joined after R is left
+// alone, and one that presence no longer lists is closed so that it
+// registers again.
+func (r *room) resync(ctx context.Context, g *Gateway) error {
+	var list contract.PresenceList
+	if err := rpc.Call(ctx, g.nc, subject.PresenceList, contract.RoomRequest{RoomID: r.id}, &list); err != nil {
+		return err
+	}
+	listed := make(map[string]contract.Participant, len(list.Participants))
+	for _, p := range list.Participants {
+		listed[p.ConnectionID] = p
+	}
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.conns {
+		if c.joining || c.joinRev > list.Revision {
+			continue
+		}
+		if _, ok := listed[c.id()]; !ok {
+			c.kill(websocket.StatusGoingAway, "presence lost, reconnect")
+			continue
+		}
+		for id, k := range c.view {
+			if _, ok := listed[id]; !ok && k.rev <= list.Revision {
+				r.gone[id] = now
+				c.forget(id, contract.ReasonClosed, true)
+			}
+		}
+		for id, p := range listed {
+			if _, left := r.gone[id]; !left && id != c.id() {
+				c.learn(p, list.Revision, true)
+			}
+		}
+	}
+	return nil
+}

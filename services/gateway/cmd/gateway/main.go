@@ -13,9 +13,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/switchboard-rtc/switchboard/services/gateway"
+	"github.com/switchboard-rtc/switchboard/shared/natsconn"
 	"github.com/switchboard-rtc/switchboard/shared/telemetry"
 )
 
@@ -34,24 +33,16 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return err
 	}
-	closed := make(chan struct{})
-	nc, err := nats.Connect(cfg.NATSURL, nats.Name("gateway"), nats.MaxReconnects(-1),
-		nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+	nc, err := natsconn.Connect(cfg.NATSURL, "gateway", log)
 	if err != nil {
-		return fmt.Errorf("connect to NATS at %s (SWITCHBOARD_NATS_URL): %w", cfg.NATSURL, err)
+		return err
 	}
-	defer func() {
-		// Drain returns at once; wait until the last leaves are out.
-		if derr := nc.Drain(); derr != nil {
-			err = errors.Join(err, derr)
-			return
-		}
-		<-closed
-	}()
+	// Drain last, so that the leaves of closing sockets are out.
+	defer func() { err = errors.Join(err, nc.Drain()) }()
 
 	tp := telemetry.NewProvider("gateway")
 	defer tp.Shutdown(context.Background()) // flushes spans once an exporter is set
-	g, err := gateway.New(nc, cfg, log, tp)
+	g, err := gateway.New(nc.Conn, cfg, log, tp)
 	if err != nil {
 		return err
 	}

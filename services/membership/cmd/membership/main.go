@@ -11,11 +11,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
-
-	"github.com/nats-io/nats.go"
 
 	"github.com/switchboard-rtc/switchboard/services/membership"
+	"github.com/switchboard-rtc/switchboard/shared/natsconn"
 	"github.com/switchboard-rtc/switchboard/shared/subject"
 	"github.com/switchboard-rtc/switchboard/shared/telemetry"
 )
@@ -30,37 +28,20 @@ func main() {
 	}
 }
 
-// drainTimeout bounds how long shutdown waits for NATS to drain.
-const drainTimeout = 10 * time.Second
-
 // run serves until ctx is done, then stops the service and drains NATS.
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err error) {
 	log := slog.New(slog.NewJSONHandler(stdout, nil))
 	cfg, err := membership.LoadConfig(getenv)
 	if err != nil {
 		return err
 	}
-
-	closed := make(chan struct{})
-	nc, err := nats.Connect(cfg.NATSURL,
-		nats.Name(subject.MembershipService),
-		nats.MaxReconnects(-1),
-		nats.DrainTimeout(drainTimeout),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn("nats disconnected", slog.Any("err", err))
-		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) {
-			log.Info("nats reconnected", slog.String("nats_url", nc.ConnectedUrlRedacted()))
-		}),
-		nats.ClosedHandler(func(*nats.Conn) { close(closed) }),
-	)
+	nc, err := natsconn.Connect(cfg.NATSURL, subject.MembershipService, log)
 	if err != nil {
-		return fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
+		return err
 	}
-
 	tp := telemetry.NewProvider("membership")
 	defer tp.Shutdown(context.Background()) // flushes spans once an exporter is set
-	svc, err := membership.Start(ctx, nc, cfg, log, tp)
+	svc, err := membership.Start(ctx, nc.Conn, cfg, log, tp)
 	if err != nil {
 		nc.Close()
 		return err
@@ -72,16 +53,5 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 
 	<-ctx.Done()
 	log.Info("membership stopping")
-	err = svc.Stop()
-	if derr := nc.Drain(); derr != nil {
-		nc.Close()
-		return errors.Join(err, fmt.Errorf("drain NATS: %w", derr))
-	}
-	select {
-	case <-closed:
-	case <-time.After(drainTimeout + time.Second):
-		nc.Close()
-		err = errors.Join(err, errors.New("drain NATS: timed out"))
-	}
-	return err
+	return errors.Join(svc.Stop(), nc.Drain())
 }

@@ -11,16 +11,12 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
-
-	"github.com/nats-io/nats.go"
 
 	"github.com/switchboard-rtc/switchboard/services/presence"
+	"github.com/switchboard-rtc/switchboard/shared/natsconn"
+	"github.com/switchboard-rtc/switchboard/shared/subject"
 	"github.com/switchboard-rtc/switchboard/shared/telemetry"
 )
-
-// drainTimeout bounds how long shutdown waits for NATS to drain.
-const drainTimeout = 10 * time.Second
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -39,27 +35,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return err
 	}
-	closed := make(chan struct{})
-	nc, err := nats.Connect(cfg.NATSURL,
-		nats.Name("presence"),
-		nats.MaxReconnects(-1),
-		nats.DrainTimeout(drainTimeout),
-		nats.ClosedHandler(func(*nats.Conn) { close(closed) }),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				log.Warn("nats disconnected", slog.Any("err", err))
-			}
-		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) {
-			log.Info("nats reconnected", slog.String("url", nc.ConnectedUrlRedacted()))
-		}),
-	)
+	nc, err := natsconn.Connect(cfg.NATSURL, subject.PresenceService, log)
 	if err != nil {
-		return fmt.Errorf("connect to %s: %w", cfg.NATSURL, err)
+		return err
 	}
 	tp := telemetry.NewProvider("presence")
 	defer tp.Shutdown(context.Background()) // flushes spans once an exporter is set
-	svc, err := presence.Start(ctx, nc, cfg, log, tp)
+	svc, err := presence.Start(ctx, nc.Conn, cfg, log, tp)
 	if err != nil {
 		nc.Close()
 		return err
@@ -69,11 +51,5 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 
 	<-ctx.Done()
 	log.Info("presence stopping")
-	err = svc.Stop()
-	if derr := nc.Drain(); derr != nil {
-		nc.Close()
-		return errors.Join(err, fmt.Errorf("drain: %w", derr))
-	}
-	<-closed // Drain closes the connection within drainTimeout.
-	return err
+	return errors.Join(svc.Stop(), nc.Drain())
 }

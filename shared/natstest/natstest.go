@@ -29,7 +29,14 @@ func Server(tb testing.TB) *server.Server {
 // Connect returns a connection to s, closed when the test ends.
 func Connect(tb testing.TB, s *server.Server, opts ...nats.Option) *nats.Conn {
 	tb.Helper()
-	nc, err := nats.Connect(s.ClientURL(), opts...)
+	return ConnectURL(tb, s.ClientURL(), opts...)
+}
+
+// ConnectURL returns a connection to the server at url, closed when the
+// test ends.
+func ConnectURL(tb testing.TB, url string, opts ...nats.Option) *nats.Conn {
+	tb.Helper()
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}

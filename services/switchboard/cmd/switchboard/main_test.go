@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/switchboard-rtc/switchboard/services/gateway"
 	"github.com/switchboard-rtc/switchboard/services/membership"
 	"github.com/switchboard-rtc/switchboard/services/presence"
 	"github.com/switchboard-rtc/switchboard/services/switchboard/internal/cli"
@@ -139,12 +141,57 @@ func TestRunDev(t *testing.T) {
 	if err != nil || !strings.Contains(string(b), `"type":"welcome"`) || !strings.Contains(string(b), `"id":"alice"`) {
 		t.Fatalf("welcome: %s %v", b, err)
 	}
+
+	// A second gateway joins through the printed NATS address and secret,
+	// and bob, on it, reaches alice.
+	natsURL := regexp.MustCompile(`NATS: +(nats://\S+)`).FindStringSubmatch(out.String())
+	secret := regexp.MustCompile(`SWITCHBOARD_JWT_SECRET=(\S+)`).FindStringSubmatch(out.String())
+	if natsURL == nil || secret == nil {
+		t.Fatalf("banner lacks the NATS URL or the secret:\n%s", out.String())
+	}
+	nc := natstest.ConnectURL(t, natsURL[1])
+	g2, err := gateway.New(nc, gateway.Config{JWTSecret: []byte(secret[1]), GatewayID: "second"}, slog.New(slog.DiscardHandler), noop.NewTracerProvider())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(g2.Handler())
+	defer srv.Close()
+	defer g2.Shutdown(context.Background())
+	bobTok, err := auth.Mint([]byte(secret[1]), contract.User{ID: "bob"}, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, _, err := websocket.Dial(dctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/v1/rooms/demo/ws?access_token="+bobTok, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.CloseNow()
+	if _, b, err = bob.Read(dctx); err != nil || !strings.Contains(string(b), `"id":"alice"`) {
+		t.Fatalf("bob's welcome on the second gateway: %s %v", b, err)
+	}
+	if err := bob.Write(dctx, websocket.MessageText, []byte(`{"type":"signal","data":{"kind":"offer"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"type":"joined"`, `"data":{"kind":"offer"}`} {
+		if _, b, err = ws.Read(dctx); err != nil || !strings.Contains(string(b), want) {
+			t.Fatalf("alice: got %s %v, want %s", b, err, want)
+		}
+	}
+	bob.Close(websocket.StatusNormalClosure, "")
+	codes := make(chan websocket.StatusCode, 1)
+	go func() {
+		for {
+			if _, _, err := ws.Read(dctx); err != nil {
+				codes <- websocket.CloseStatus(err)
+				return
+			}
+		}
+	}()
 	cancel()
 	if err := <-errc; err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	_, _, err = ws.Read(dctx)
-	if code := websocket.CloseStatus(err); code != websocket.StatusGoingAway {
+	if code := <-codes; code != websocket.StatusGoingAway {
 		t.Fatalf("close code %d after shutdown, want 1001", code)
 	}
 }

@@ -306,7 +306,10 @@ func (r *room) apply(c *conn, ev *contract.PresenceEvent, notify bool) {
 	switch {
 	case p.ConnectionID == c.id():
 	case ev.Event == contract.EventJoined:
-		if _, left := r.gone[p.ConnectionID]; !left {
+		// A join stored before c's own is in c's snapshot already, or has
+		// left since: either way, nothing to tell.
+		stale := ev.Revision != 0 && ev.Revision < c.joinRev
+		if _, left := r.gone[p.ConnectionID]; !left && !stale {
 			c.learn(p, ev.Revision, notify)
 		}
 	case ev.Event == contract.EventLeft:

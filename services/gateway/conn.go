@@ -161,6 +161,9 @@ func (g *Gateway) serveConn(ctx context.Context, c *conn, joined func()) {
 	if err != nil {
 		g.log.Error("presence join failed", slog.String("room_id", c.roomID), slog.Any("err", err))
 		c.kill(websocket.StatusInternalError, "presence unavailable")
+		// The join may have been stored after all (a reply lost or too
+		// late): take it back, or it would stay while this lease lives.
+		g.leave(c)
 		return
 	}
 	g.joins.Add(1)
@@ -273,7 +276,7 @@ func (g *Gateway) leave(c *conn) {
 	try := func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		return rpc.Call(telemetryContext(ctx, c.header), g.nc, subject.PresenceLeave, req, nil)
+		return rpc.Call(telemetry.Extract(ctx, c.header), g.nc, subject.PresenceLeave, req, nil)
 	}
 	if try(context.Background()) == nil {
 		return
@@ -294,11 +297,6 @@ func (g *Gateway) leave(c *conn) {
 			g.log.Warn("presence leave failed, will retry", slog.String("connection_id", c.id()), slog.Any("err", err))
 		}
 	}()
-}
-
-// telemetryContext returns ctx carrying the trace context saved in h.
-func telemetryContext(ctx context.Context, h nats.Header) context.Context {
-	return telemetry.Extract(ctx, h)
 }
 
 // sortParticipants orders participants by join time, then id.

@@ -41,6 +41,7 @@ type cluster struct {
 type options struct {
 	openRooms    bool
 	noMembership bool
+	noPresence   bool
 	tp           trace.TracerProvider
 	leaseTTL     time.Duration
 }
@@ -55,11 +56,13 @@ func newCluster(t testing.TB, o options) *cluster {
 	if !o.noMembership {
 		c.startMembership(o.openRooms)
 	}
-	ps, err := presence.Start(context.Background(), natstest.Connect(t, c.ns), presence.Config{LeaseTTL: o.leaseTTL}, quietLog(), c.tp)
-	if err != nil {
-		t.Fatal(err)
+	if !o.noPresence {
+		ps, err := presence.Start(context.Background(), natstest.Connect(t, c.ns), presence.Config{LeaseTTL: o.leaseTTL}, quietLog(), c.tp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ps.Stop() })
 	}
-	t.Cleanup(func() { _ = ps.Stop() })
 	return c
 }
 

@@ -317,3 +317,15 @@ func TestResyncRepairsLostEvents(t *testing.T) {
 		t.Fatalf("watcher: %s", s.raw)
 	}
 }
+
+// TestPresenceDownCloses1011 connects while no presence service runs: the
+// upgrade succeeds (membership said yes) but registration fails, and the
+// socket is closed with 1011 rather than left half in the room.
+func TestPresenceDownCloses1011(t *testing.T) {
+	c := newCluster(t, options{openRooms: true, noPresence: true})
+	g := c.gateway(gateway.Config{JoinTimeout: 500 * time.Millisecond})
+	cl := dial(t, g.ws("/v1/rooms/np/ws?access_token="+token(t, "alice")))
+	if code := cl.closeStatus(); code != websocket.StatusInternalError {
+		t.Fatalf("close code %d, want 1011", code)
+	}
+}

@@ -32,7 +32,6 @@ type Config struct {
 // Defaults for Config.
 const (
 	DefaultHTTPAddr = ":8080"
-	DefaultNATSURL  = env.DefaultNATSURL
 )
 
 // LoadConfig reads the gateway's configuration from the environment.

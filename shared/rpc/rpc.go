@@ -96,10 +96,6 @@ func jsonProblem(err error) string {
 	return "cannot decode"
 }
 
-// ErrNoResponders is returned (wrapped) by Call when no instance of the
-// service is running.
-var ErrNoResponders = nats.ErrNoResponders
-
 // Call sends req as JSON to subj with ctx's trace context and decodes the
 // reply into rep. A service error comes back as *Error.
 func Call(ctx context.Context, nc *nats.Conn, subj string, req, rep any) error {

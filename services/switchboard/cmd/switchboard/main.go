@@ -22,6 +22,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/services/switchboard/internal/cli"
 	"github.com/switchboard-rtc/switchboard/shared/auth"
 	"github.com/switchboard-rtc/switchboard/shared/contract"
+	"github.com/switchboard-rtc/switchboard/shared/env"
 	"github.com/switchboard-rtc/switchboard/shared/telemetry"
 )
 
@@ -40,7 +41,7 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	env := cli.Env{Getenv: getenv, Stdout: stdout, Now: time.Now}
+	cenv := cli.Env{Getenv: getenv, Stdout: stdout, Now: time.Now}
 	cmd := "run"
 	if len(args) > 0 && args[0] != "--dev" {
 		cmd, args = args[0], args[1:]
@@ -56,11 +57,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return runAll(ctx, getenv, dev, stdout, stderr)
 	case "token":
-		return cli.Token(args, env)
+		return cli.Token(args, cenv)
 	case "rooms", "members", "presence":
-		url := getenv("SWITCHBOARD_NATS_URL")
-		if url == "" {
-			url = gateway.DefaultNATSURL
+		url, err := env.NATS(getenv)
+		if err != nil {
+			return err
 		}
 		nc, err := nats.Connect(url, nats.Name("switchboard-cli"))
 		if err != nil {
@@ -71,11 +72,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer cancel()
 		switch cmd {
 		case "rooms":
-			return cli.Rooms(ctx, nc, args, env)
+			return cli.Rooms(ctx, nc, args, cenv)
 		case "members":
-			return cli.Members(ctx, nc, args, env)
+			return cli.Members(ctx, nc, args, cenv)
 		}
-		return cli.Presence(ctx, nc, args, env)
+		return cli.Presence(ctx, nc, args, cenv)
 	case "help", "-h", "--help":
 		_, err := fmt.Fprintln(stdout, cli.Usage)
 		return err

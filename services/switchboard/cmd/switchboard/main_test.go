@@ -18,7 +18,6 @@ import (
 	"github.com/switchboard-rtc/switchboard/services/gateway"
 	"github.com/switchboard-rtc/switchboard/services/membership"
 	"github.com/switchboard-rtc/switchboard/services/presence"
-	"github.com/switchboard-rtc/switchboard/services/switchboard/internal/cli"
 	"github.com/switchboard-rtc/switchboard/shared/auth"
 	"github.com/switchboard-rtc/switchboard/shared/contract"
 	"github.com/switchboard-rtc/switchboard/shared/natstest"
@@ -26,13 +25,13 @@ import (
 	"github.com/switchboard-rtc/switchboard/shared/syncbuf"
 )
 
-func env(vars map[string]string) func(string) string {
+func envOf(vars map[string]string) func(string) string {
 	return func(k string) string { return vars[k] }
 }
 
 func TestTokenPrintsOnlyAToken(t *testing.T) {
 	var out bytes.Buffer
-	err := run(context.Background(), []string{"token", "--user", "alice", "--name", "Alice", "--ttl", "2h"}, env(map[string]string{"SWITCHBOARD_JWT_SECRET": "s3"}), &out, io.Discard)
+	err := run(context.Background(), []string{"token", "--user", "alice", "--name", "Alice", "--ttl", "2h"}, envOf(map[string]string{"SWITCHBOARD_JWT_SECRET": "s3"}), &out, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,11 +41,11 @@ func TestTokenPrintsOnlyAToken(t *testing.T) {
 		t.Fatalf("token output %q: %+v, %v", out.String(), u, err)
 	}
 	for _, args := range [][]string{{"token"}, {"token", "--user", "a", "--ttl", "-1h"}, {"frobnicate"}, {"rooms", "get"}, {"run", "--prod"}} {
-		if err := run(context.Background(), args, env(map[string]string{"SWITCHBOARD_JWT_SECRET": "s3"}), io.Discard, io.Discard); err == nil {
+		if err := run(context.Background(), args, envOf(map[string]string{"SWITCHBOARD_JWT_SECRET": "s3"}), io.Discard, io.Discard); err == nil {
 			t.Errorf("%v: no error", args)
 		}
 	}
-	if err := run(context.Background(), []string{"token", "--user", "a"}, env(nil), io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "SWITCHBOARD_JWT_SECRET") {
+	if err := run(context.Background(), []string{"token", "--user", "a"}, envOf(nil), io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "SWITCHBOARD_JWT_SECRET") {
 		t.Errorf("no secret: %v", err)
 	}
 }
@@ -64,7 +63,7 @@ func TestOperatorCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ps.Stop() })
-	getenv := env(map[string]string{"SWITCHBOARD_NATS_URL": ns.ClientURL()})
+	getenv := envOf(map[string]string{"SWITCHBOARD_NATS_URL": ns.ClientURL()})
 	sb := func(args ...string) (string, error) {
 		var out bytes.Buffer
 		err := run(context.Background(), args, getenv, &out, io.Discard)
@@ -111,7 +110,6 @@ func TestOperatorCommands(t *testing.T) {
 	if _, err := sb("members", "add", "team"); err == nil {
 		t.Fatal("members add without a user: no error")
 	}
-	_ = cli.Usage
 }
 
 // TestRunDev starts the all-in-one as make run does and connects with the
@@ -121,7 +119,7 @@ func TestRunDev(t *testing.T) {
 	var out syncbuf.Buffer
 	errc := make(chan error, 1)
 	go func() {
-		errc <- run(ctx, []string{"run", "--dev"}, env(map[string]string{
+		errc <- run(ctx, []string{"run", "--dev"}, envOf(map[string]string{
 			"SWITCHBOARD_HTTP_ADDR":   "127.0.0.1:0",
 			"SWITCHBOARD_NATS_LISTEN": "127.0.0.1:-1",
 			"SWITCHBOARD_DATA_DIR":    t.TempDir(),
@@ -197,11 +195,11 @@ func TestRunDev(t *testing.T) {
 }
 
 func TestRunNeedsASecretOutsideDevMode(t *testing.T) {
-	err := run(context.Background(), []string{"run"}, env(nil), io.Discard, io.Discard)
+	err := run(context.Background(), []string{"run"}, envOf(nil), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "SWITCHBOARD_JWT_SECRET") {
 		t.Fatalf("run without a secret: %v", err)
 	}
-	err = run(context.Background(), nil, env(map[string]string{"SWITCHBOARD_JWT_SECRET": "x", "SWITCHBOARD_OPEN_ROOMS": "perhaps"}), io.Discard, io.Discard)
+	err = run(context.Background(), nil, envOf(map[string]string{"SWITCHBOARD_JWT_SECRET": "x", "SWITCHBOARD_OPEN_ROOMS": "perhaps"}), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "SWITCHBOARD_OPEN_ROOMS") {
 		t.Fatalf("bad SWITCHBOARD_OPEN_ROOMS: %v", err)
 	}

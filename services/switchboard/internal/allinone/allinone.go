@@ -22,8 +22,8 @@ import (
 	"github.com/switchboard-rtc/switchboard/services/gateway"
 	"github.com/switchboard-rtc/switchboard/services/membership"
 	"github.com/switchboard-rtc/switchboard/services/presence"
+	"github.com/switchboard-rtc/switchboard/shared/env"
 	"github.com/switchboard-rtc/switchboard/shared/natsembed"
-	"github.com/switchboard-rtc/switchboard/shared/roomid"
 )
 
 // Config configures the all-in-one.
@@ -43,6 +43,7 @@ type Config struct {
 }
 
 // LoadConfig reads the all-in-one's configuration from the environment.
+// SWITCHBOARD_GATEWAY_ID is checked where the gateway starts.
 func LoadConfig(getenv func(string) string, dev bool) (Config, error) {
 	c := Config{
 		HTTPAddr:   or(getenv("SWITCHBOARD_HTTP_ADDR"), gateway.DefaultHTTPAddr),
@@ -53,20 +54,13 @@ func LoadConfig(getenv func(string) string, dev bool) (Config, error) {
 		Dev:        dev,
 	}
 	var errs []error
-	if v := getenv("SWITCHBOARD_OPEN_ROOMS"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("SWITCHBOARD_OPEN_ROOMS %q: want true or false", v))
-		}
-		c.OpenRooms = b
-	} else {
-		c.OpenRooms = dev
+	open, err := env.Bool(getenv, env.OpenRooms, dev)
+	if err != nil {
+		errs = append(errs, err)
 	}
+	c.OpenRooms = open
 	if _, _, err := splitHostPort(c.NATSListen); err != nil {
 		errs = append(errs, fmt.Errorf("SWITCHBOARD_NATS_LISTEN %q: %w", c.NATSListen, err))
-	}
-	if c.GatewayID != "" && !roomid.Valid(c.GatewayID) {
-		errs = append(errs, fmt.Errorf("SWITCHBOARD_GATEWAY_ID %q: want 1 to 128 characters of A-Z a-z 0-9 _ -", c.GatewayID))
 	}
 	if len(c.JWTSecret) == 0 {
 		if dev {

@@ -128,7 +128,7 @@ func TestMixedDialects(t *testing.T) {
 func TestRouting(t *testing.T) {
 	c := newCluster(t, options{openRooms: true})
 	g := c.gateway(gateway.Config{})
-	a1, w1 := g.native(t, "r", "alice")
+	a1, _ := g.native(t, "r", "alice")
 	a2, w2 := g.native(t, "r", "alice")
 	a1.expect("joined")
 	b, wb := g.native(t, "r", "bob")
@@ -202,7 +202,6 @@ func TestRouting(t *testing.T) {
 		}
 	}
 	expectOnly(a1, "")
-	_ = w1
 }
 
 // TestTwoGateways relays between clients on two gateways, in order.

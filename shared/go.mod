@@ -3,6 +3,8 @@ module github.com/switchboard-rtc/switchboard/shared
 go 1.26.0
 
 require (
+	github.com/coder/websocket v1.8.15
+	github.com/go-json-experiment/json v1.27.2
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0

@@ -3,6 +3,8 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/shared/env"
@@ -16,22 +18,28 @@ type Config struct {
 	JWTSecret []byte // SWITCHBOARD_JWT_SECRET
 	GatewayID string // SWITCHBOARD_GATEWAY_ID; random when empty
 
+	// Per-connection limits. Zero means the default; a negative value
+	// turns the limit off (the environment's 0).
+	RatePerSecond  float64 // SWITCHBOARD_MAX_FRAMES_PER_SECOND, client frames, default 100
+	RateBurst      int     // frames in a burst, default twice the rate
+	BytesPerSecond float64 // SWITCHBOARD_MAX_BYTES_PER_SECOND, client frame bytes, default 1 MiB, bursts of twice that
+
 	// Tuning, not read from the environment; zero means the default.
 	AuthorizeTimeout  time.Duration // membership.authorize, default 2s
 	JoinTimeout       time.Duration // presence.join, default 5s
 	PingInterval      time.Duration // WebSocket pings to find dead clients, default 30s
 	ResyncInterval    time.Duration // rooms are checked against presence this often, default 30s
 	HeartbeatInterval time.Duration // presence lease renewal, default 2s
-	SendQueue         int           // frames queued per connection, default 256
-	WriteTimeout      time.Duration // one frame write, default 10s
+	SendQueueBytes    int           // bytes of frames queued per connection, default 1 MiB
+	WriteTimeout      time.Duration // one frame write, and a ping's answer, default 10s
 	CloseSpread       time.Duration // shutdown spreads 1001 closes over this, default 2s
-	RatePerSecond     float64       // client frames per second, default 100
-	RateBurst         int           // default 200
 }
 
 // Defaults for Config.
 const (
-	DefaultHTTPAddr = ":8080"
+	DefaultHTTPAddr       = ":8080"
+	DefaultRatePerSecond  = 100
+	DefaultBytesPerSecond = 1 << 20
 )
 
 // LoadConfig reads the gateway's configuration from the environment.
@@ -46,7 +54,28 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	url, err := env.NATS(getenv)
 	c.NATSURL = url
-	return c, errors.Join(err, c.validate())
+	errs := []error{err}
+	c.RatePerSecond, err = limit(getenv, "SWITCHBOARD_MAX_FRAMES_PER_SECOND")
+	errs = append(errs, err)
+	c.BytesPerSecond, err = limit(getenv, "SWITCHBOARD_MAX_BYTES_PER_SECOND")
+	errs = append(errs, err)
+	return c, errors.Join(append(errs, c.validate())...)
+}
+
+// limit reads a per-second limit: unset is the default (0), "0" is off (-1).
+func limit(getenv func(string) string, name string) (float64, error) {
+	v := getenv(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseFloat(v, 64)
+	if err != nil || n < 0 || math.IsInf(n, 0) || math.IsNaN(n) {
+		return 0, fmt.Errorf("%s %q: want a number of at least 0 (0 turns the limit off)", name, v)
+	}
+	if n == 0 {
+		return -1, nil
+	}
+	return n, nil
 }
 
 func (c *Config) validate() error {
@@ -73,13 +102,22 @@ func (c *Config) setDefaults() {
 	def(&c.HeartbeatInterval, 2*time.Second)
 	def(&c.WriteTimeout, 10*time.Second)
 	def(&c.CloseSpread, 2*time.Second)
-	if c.SendQueue <= 0 {
-		c.SendQueue = 256
+	if c.SendQueueBytes <= 0 {
+		c.SendQueueBytes = 1 << 20
 	}
-	if c.RatePerSecond <= 0 {
-		c.RatePerSecond = 100
+	if c.RatePerSecond == 0 {
+		c.RatePerSecond = DefaultRatePerSecond
 	}
 	if c.RateBurst <= 0 {
-		c.RateBurst = 200
+		c.RateBurst = int(min(2*c.RatePerSecond, 1<<30))
 	}
+	if c.BytesPerSecond == 0 {
+		c.BytesPerSecond = DefaultBytesPerSecond
+	}
+}
+
+// tick is how often the gateway's sweeper looks for connections to ping
+// and writes that are stuck.
+func (c *Config) tick() time.Duration {
+	return max(min(time.Second, c.PingInterval/2, c.WriteTimeout/2), 10*time.Millisecond)
 }

@@ -3,72 +3,78 @@ package gateway
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
-	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/nats-io/nats.go"
 	"golang.org/x/time/rate"
 
-	"github.com/switchboard-rtc/switchboard/services/gateway/internal/dyson"
-	"github.com/switchboard-rtc/switchboard/services/gateway/internal/native"
+	"github.com/switchboard-rtc/switchboard/services/gateway/dialect"
 	"github.com/switchboard-rtc/switchboard/shared/contract"
 	"github.com/switchboard-rtc/switchboard/shared/rpc"
 	"github.com/switchboard-rtc/switchboard/shared/subject"
 	"github.com/switchboard-rtc/switchboard/shared/telemetry"
 )
 
-// dialect is the wire protocol a connection speaks.
-type dialect int
-
-const (
-	dialectNative dialect = iota
-	dialectDyson
-)
-
-func (d dialect) String() string {
-	if d == dialectDyson {
-		return contract.DialectDyson
-	}
-	return contract.DialectNative
-}
-
 // readLimit bounds one client frame: 64 KiB of data plus room for the
 // envelope. A larger frame closes the connection with 1009.
-const readLimit = native.MaxData + 8<<10
+const readLimit = dialect.MaxData + 8<<10
 
 // conn is one client WebSocket in one room.
+//
+// Its HTTP handler goroutine reads. Frames to the client go through a queue
+// bounded in bytes; a writer goroutine runs only while the queue has
+// frames, so an idle connection costs one goroutine. Pings and stuck-write
+// checks come from the gateway's sweeper, not from a goroutine per
+// connection.
 type conn struct {
 	g       *Gateway
 	ws      *websocket.Conn
-	dialect dialect
+	d       dialect.Dialect
+	dix     int // d's index in the gateway's dialects, for render caches
 	self    contract.Participant
 	roomID  string
 	header  nats.Header // trace context of the connect, on everything published
-	limiter *rate.Limiter
+	prefix  []byte      // the fixed start of this connection's signal payloads
+	frames  *rate.Limiter
+	bytes   *rate.Limiter // nil when off
+	limited int           // refusals in a row, read loop only
 
-	send   chan []byte   // drained by writeLoop
+	mu      sync.Mutex
+	queue   [][]byte // frames waiting for the writer
+	spare   [][]byte // the writer's last batch, reused
+	queued  int      // bytes in queue
+	writing bool     // a writer goroutine runs
+	dead    bool     // killed: queue no more
+	joining bool     // frames go to pending until the welcome is queued
+	pending [][]byte
+
+	writeSince atomic.Int64 // unix nanos a write began, 0 when none
+	pingAt     time.Time    // next ping due; sweeper only
+
 	done   chan struct{} // closed by kill
 	closed chan struct{} // closed when the socket is closed
 	once   sync.Once
 
 	// Guarded by room.mu.
-	joining bool
-	pending []any // *contract.PresenceEvent or *contract.Signal, while joining
+	events  []*contract.PresenceEvent // while joining
 	view    map[string]known
 	users   map[string]int // connections per user id in view
 	joinRev uint64         // presence revision of this connection's join
 }
 
-func (g *Gateway) newConn(ws *websocket.Conn, d dialect, roomID string, user contract.User, ctx context.Context) *conn {
+func (g *Gateway) newConn(ws *websocket.Conn, d dialect.Dialect, roomID string, user contract.User, ctx context.Context) *conn {
 	ws.SetReadLimit(readLimit)
-	return &conn{
-		g:       g,
-		ws:      ws,
-		dialect: d,
-		roomID:  roomID,
+	c := &conn{
+		g:      g,
+		ws:     ws,
+		d:      d,
+		dix:    g.dialectIndex(d),
+		roomID: roomID,
 		self: contract.Participant{
 			ConnectionID: "c_" + randomID(16),
 			User:         user,
@@ -76,52 +82,165 @@ func (g *Gateway) newConn(ws *websocket.Conn, d dialect, roomID string, user con
 			JoinedAt:     time.Now().UTC(),
 		},
 		header:  telemetry.Header(ctx),
-		limiter: rate.NewLimiter(rate.Limit(g.cfg.RatePerSecond), g.cfg.RateBurst),
-		send:    make(chan []byte, g.cfg.SendQueue),
+		joining: true,
+		pingAt:  time.Now().Add(g.cfg.PingInterval),
 		done:    make(chan struct{}),
 		closed:  make(chan struct{}),
 	}
+	c.prefix = contract.SignalPrefix(roomID, contract.Sender{ConnectionID: c.id(), User: user, GatewayID: g.id}, d.Name())
+	c.frames = rate.NewLimiter(limitOf(g.cfg.RatePerSecond), g.cfg.RateBurst)
+	if g.cfg.BytesPerSecond > 0 {
+		c.bytes = rate.NewLimiter(rate.Limit(g.cfg.BytesPerSecond), int(min(2*g.cfg.BytesPerSecond, 1<<40)))
+	}
+	return c
+}
+
+func limitOf(perSecond float64) rate.Limit {
+	if perSecond < 0 {
+		return rate.Inf
+	}
+	return rate.Limit(perSecond)
 }
 
 func (c *conn) id() string { return c.self.ConnectionID }
 
-// enqueue queues a frame without blocking. A client that cannot keep up is
-// closed with 1008 rather than allowed to stall its room.
-func (c *conn) enqueue(frame []byte) {
-	select {
-	case c.send <- frame:
-	default:
-		c.kill(websocket.StatusPolicyViolation, "slow consumer")
+// send queues a frame without blocking. A client that cannot keep up (its
+// queue holds more than SendQueueBytes) is closed with 1008 rather than
+// allowed to stall its room.
+func (c *conn) send(frame []byte) {
+	c.mu.Lock()
+	switch {
+	case c.dead:
+		c.mu.Unlock()
+		return
+	case c.joining:
+		c.pending = append(c.pending, frame)
+		c.mu.Unlock()
+		return
+	}
+	if !c.push(frame) {
+		c.mu.Unlock()
+		c.cut("slow consumer")
+		return
+	}
+	c.mu.Unlock()
+}
+
+// push queues frame and starts a writer if none runs. The caller holds
+// c.mu. It reports false when the queue is full.
+func (c *conn) push(frame []byte) bool {
+	if c.queued+len(frame) > c.g.cfg.SendQueueBytes && c.queued > 0 {
+		return false
+	}
+	c.queue = append(c.queue, frame)
+	c.queued += len(frame)
+	if !c.writing {
+		c.writing = true
+		go c.write()
+	}
+	return true
+}
+
+// welcome queues the welcome and then the frames that arrived while the
+// connection was joining, and ends the joining state.
+func (c *conn) welcome(frame []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dead {
+		return
+	}
+	ok := c.push(frame)
+	for _, f := range c.pending {
+		ok = ok && c.push(f)
+	}
+	c.joining, c.pending = false, nil
+	if !ok {
+		go c.cut("slow consumer")
+	}
+}
+
+// write is the writer: it drains the queue in batches and exits when the
+// queue is empty. Writes carry no context (a context per write costs more
+// than the frame); the sweeper closes a socket whose write is stuck.
+func (c *conn) write() {
+	for {
+		c.mu.Lock()
+		batch := c.queue
+		if len(batch) == 0 || c.dead {
+			c.writing = false
+			c.queue = c.queue[:0]
+			c.mu.Unlock()
+			return
+		}
+		c.queue, c.spare, c.queued = c.spare[:0], nil, 0
+		c.mu.Unlock()
+
+		for _, f := range batch {
+			c.writeSince.Store(time.Now().UnixNano())
+			err := c.ws.Write(context.Background(), websocket.MessageText, f)
+			c.writeSince.Store(0)
+			if err != nil {
+				c.kill(websocket.StatusPolicyViolation, "write failed")
+				c.mu.Lock()
+				c.writing = false
+				c.mu.Unlock()
+				return
+			}
+		}
+		clear(batch)
+		c.mu.Lock()
+		if c.spare == nil {
+			c.spare = batch[:0]
+		}
+		c.mu.Unlock()
 	}
 }
 
 // kill closes the socket with code, once; later calls do nothing.
-func (c *conn) kill(code websocket.StatusCode, reason string) {
+func (c *conn) kill(code websocket.StatusCode, reason string) { c.end(code, reason, false) }
+
+// cut closes a socket whose client has stopped reading: its send buffers
+// are full, so a close frame could not get through, and waiting for one
+// would only hold the connection (and its room's view of it) open.
+func (c *conn) cut(reason string) { c.end(websocket.StatusPolicyViolation, reason, true) }
+
+func (c *conn) end(code websocket.StatusCode, reason string, now bool) {
 	c.once.Do(func() {
+		c.mu.Lock()
+		c.dead = true
+		c.queue, c.pending, c.spare, c.queued = nil, nil, nil, 0
+		c.mu.Unlock()
 		close(c.done)
 		go func() {
-			_ = c.ws.Close(code, reason)
+			if now {
+				_ = c.ws.CloseNow()
+			} else {
+				_ = c.ws.Close(code, reason)
+			}
 			close(c.closed)
 		}()
 	})
 }
 
-// writeLoop is the one goroutine that writes to the socket.
-func (c *conn) writeLoop() {
-	for {
-		select {
-		case <-c.done:
-			return
-		case f := <-c.send:
-			ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.WriteTimeout)
-			err := c.ws.Write(ctx, websocket.MessageText, f)
-			cancel()
-			if err != nil {
-				c.kill(websocket.StatusPolicyViolation, "write timed out")
-				return
-			}
-		}
+// sweep is called by the gateway's sweeper: it pings the client when one
+// is due, and cuts a socket whose write has been stuck for WriteTimeout.
+func (c *conn) sweep(now time.Time) {
+	if at := c.writeSince.Load(); at != 0 && now.Sub(time.Unix(0, at)) > c.g.cfg.WriteTimeout {
+		c.cut("write timed out")
+		_ = c.ws.CloseNow() // it may have been killed before, waiting on the write
+		return
 	}
+	if now.Before(c.pingAt) {
+		return
+	}
+	c.pingAt = now.Add(c.g.cfg.PingInterval)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.WriteTimeout)
+		defer cancel()
+		if err := c.ws.Ping(ctx); err != nil {
+			c.kill(websocket.StatusPolicyViolation, "no answer to ping")
+		}
+	}()
 }
 
 // serveConn registers c in its room, sends the welcome, relays the client's
@@ -144,8 +263,6 @@ func (g *Gateway) serveConn(ctx context.Context, c *conn, joined func()) {
 		delete(g.conns, c)
 		g.connsMu.Unlock()
 	}()
-	go c.writeLoop()
-	go c.pingLoop()
 	defer func() { <-c.closed }()
 
 	r, err := g.hub.acquire(ctx, c.roomID)
@@ -175,98 +292,89 @@ func (g *Gateway) serveConn(ctx context.Context, c *conn, joined func()) {
 	g.leave(c)
 }
 
-// pingLoop pings the client now and then, so that one that vanished without
-// closing (a dead network, a sleeping laptop) leaves the room.
-func (c *conn) pingLoop() {
-	t := time.NewTicker(c.g.cfg.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.done:
-			return
-		case <-t.C:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.WriteTimeout)
-		err := c.ws.Ping(ctx)
-		cancel()
-		if err != nil {
-			c.kill(websocket.StatusPolicyViolation, "no answer to ping")
-			return
-		}
-	}
-}
+// bufs holds read buffers: a connection takes one only while a frame is
+// arriving, so idle connections hold none.
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 
-// readLoop reads client frames until the socket closes. A client that goes
-// on sending after a full burst of rate_limited errors is closed with 1008.
+// readLoop reads client frames until the socket closes.
 func (c *conn) readLoop(r *room) {
-	limited := 0
 	for {
-		typ, frame, err := c.ws.Read(context.Background())
+		typ, rd, err := c.ws.Reader(context.Background())
 		if err != nil {
 			return
 		}
-		if typ != websocket.MessageText {
-			c.refuse(native.CodeBadRequest, "binary frames are not supported", "")
-			continue
+		bp := bufs.Get().(*[]byte)
+		frame, err := readAll(rd, (*bp)[:0])
+		if err == nil {
+			c.frame(r, typ, frame)
 		}
-		if !c.limiter.Allow() {
-			if limited++; limited > c.g.cfg.RateBurst {
-				c.kill(websocket.StatusPolicyViolation, "rate limit exceeded")
-				return
-			}
-			c.refuse(native.CodeRateLimited, "too many frames, slow down", "")
-			continue
+		if cap(frame) <= 128<<10 {
+			*bp = frame[:0]
+			bufs.Put(bp)
 		}
-		limited = 0
-		c.handle(r, frame)
+		if err != nil {
+			return
+		}
 	}
 }
 
-// refuse sends an error packet in the connection's dialect.
-func (c *conn) refuse(code, message, ref string) {
-	if c.dialect == dialectDyson {
-		c.enqueue(dyson.ErrorPacket(message))
+// readAll appends what r holds to b.
+func readAll(r io.Reader, b []byte) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if errors.Is(err, io.EOF) {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+}
+
+// frame handles one client frame: limits, then the dialect's parse, then
+// the relay. A client that goes on sending after a full burst of
+// rate_limited errors is closed with 1008.
+func (c *conn) frame(r *room, typ websocket.MessageType, frame []byte) {
+	if typ != websocket.MessageText {
+		c.refuse(&dialect.Error{Code: dialect.CodeBadRequest, Message: "binary frames are not supported"})
 		return
 	}
-	c.enqueue(native.ErrorPacket(&native.Error{Code: code, Message: message, Ref: ref}))
-}
-
-// handle relays one client frame.
-func (c *conn) handle(r *room, frame []byte) {
-	sig := contract.Signal{
-		RoomID:  c.roomID,
-		From:    contract.Sender{ConnectionID: c.id(), User: c.self.User, GatewayID: c.g.id},
-		Dialect: c.dialect.String(),
-	}
-	var ref string
-	if c.dialect == dialectDyson {
-		s, why := dyson.Parse(frame)
-		if why != "" {
-			c.refuse("", why, "")
+	now := time.Now()
+	if !c.frames.AllowN(now, 1) || c.bytes != nil && !c.bytes.AllowN(now, len(frame)) {
+		if c.limited++; c.limited > c.g.cfg.RateBurst {
+			c.kill(websocket.StatusPolicyViolation, "rate limit exceeded")
 			return
 		}
-		sig.Kind, sig.Data, sig.ToUser = s.Kind, s.Data, s.To
-	} else {
-		s, perr := native.Parse(frame)
-		if perr != nil {
-			c.enqueue(native.ErrorPacket(perr))
-			return
-		}
-		sig.Data, sig.To, sig.ToUser, ref = s.Data, s.To, s.ToUser, s.Ref
-		if s.To != "" && !r.knows(c, s.To) {
-			c.refuse(native.CodeUnknownTarget, "no connection "+s.To+" in this room", ref)
-			return
-		}
+		c.refuse(&dialect.Error{Code: dialect.CodeRateLimited, Message: "too many frames or bytes, slow down"})
+		return
 	}
-	data, err := sig.Encode()
-	if err == nil {
-		err = c.g.nc.PublishMsg(&nats.Msg{Subject: r.signalSubject, Data: data, Header: c.header})
+	c.limited = 0
+	s, perr := c.d.Parse(frame)
+	if perr != nil {
+		c.refuse(perr)
+		return
 	}
+	if s.To != "" && !r.knows(c, s.To) {
+		c.refuse(&dialect.Error{Code: dialect.CodeUnknownTarget, Message: "no connection " + s.To + " in this room", Ref: s.Ref})
+		return
+	}
+	bp := bufs.Get().(*[]byte)
+	payload := contract.AppendSignal((*bp)[:0], c.prefix, s.To, s.ToUser, s.Kind, s.Data)
+	err := c.g.nc.PublishMsg(&nats.Msg{Subject: r.signalSubject, Data: payload, Header: c.header})
+	*bp = payload[:0]
+	bufs.Put(bp)
 	if err != nil {
 		c.g.log.Error("publish signal", slog.String("subject", r.signalSubject), slog.Any("err", err))
 		c.kill(websocket.StatusInternalError, "internal error")
 	}
 }
+
+// refuse sends an error frame in the connection's dialect.
+func (c *conn) refuse(e *dialect.Error) { c.send(c.d.Error(e)) }
 
 // leave tells presence that c has gone. If presence cannot be reached, it
 // keeps trying in the background; should the gateway die first, its lease
@@ -297,14 +405,4 @@ func (g *Gateway) leave(c *conn) {
 			g.log.Warn("presence leave failed, will retry", slog.String("connection_id", c.id()), slog.Any("err", err))
 		}
 	}()
-}
-
-// sortParticipants orders participants by join time, then id.
-func sortParticipants(ps []contract.Participant) {
-	sort.Slice(ps, func(i, j int) bool {
-		if !ps[i].JoinedAt.Equal(ps[j].JoinedAt) {
-			return ps[i].JoinedAt.Before(ps[j].JoinedAt)
-		}
-		return ps[i].ConnectionID < ps[j].ConnectionID
-	})
 }

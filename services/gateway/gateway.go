@@ -77,9 +77,10 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger, tp trace.TracerProvider) (
 		stop:     stop,
 	}
 	g.hub = hub{g: g, rooms: map[string]*room{}}
-	g.background.Add(2)
+	g.background.Add(3)
 	go g.heartbeat(ctx)
 	go g.resyncLoop(ctx)
+	go g.sweeper(ctx)
 	return g, nil
 }
 
@@ -129,10 +130,32 @@ func (g *Gateway) heartbeat(ctx context.Context) {
 	}
 }
 
-func (g *Gateway) liveConns() []*conn {
+// sweeper pings connections when due and cuts stuck writes: one goroutine
+// and one ticker for the whole gateway rather than per connection.
+func (g *Gateway) sweeper(ctx context.Context) {
+	defer g.background.Done()
+	t := time.NewTicker(g.cfg.tick())
+	defer t.Stop()
+	var cs []*conn
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			cs = g.appendConns(cs[:0])
+			for _, c := range cs {
+				c.sweep(now)
+			}
+			clear(cs)
+		}
+	}
+}
+
+func (g *Gateway) liveConns() []*conn { return g.appendConns(nil) }
+
+func (g *Gateway) appendConns(cs []*conn) []*conn {
 	g.connsMu.Lock()
 	defer g.connsMu.Unlock()
-	cs := make([]*conn, 0, len(g.conns))
 	for c := range g.conns {
 		cs = append(cs, c)
 	}

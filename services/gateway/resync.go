@@ -74,8 +74,8 @@ func (r *room) resync(ctx context.Context, g *Gateway) error {
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, c := range r.conns {
-		if c.joining || c.joinRev > list.Revision {
+	for _, c := range r.members.Load().list {
+		if c.view == nil || c.joinRev > list.Revision {
 			continue
 		}
 		if _, ok := listed[c.id()]; !ok {
@@ -85,12 +85,16 @@ func (r *room) resync(ctx context.Context, g *Gateway) error {
 		for id, k := range c.view {
 			if _, ok := listed[id]; !ok && k.rev <= list.Revision {
 				r.gone[id] = now
-				c.forget(id, contract.ReasonClosed, true)
+				if f := c.forget(id, contract.ReasonClosed, true); f != nil {
+					c.send(f())
+				}
 			}
 		}
 		for id, p := range listed {
 			if _, left := r.gone[id]; !left && id != c.id() {
-				c.learn(p, list.Revision, true)
+				if f := c.learn(p, list.Revision, true); f != nil {
+					c.send(f())
+				}
 			}
 		}
 	}

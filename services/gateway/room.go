@@ -2,18 +2,16 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/nats-io/nats.go"
 
-	"github.com/switchboard-rtc/switchboard/services/gateway/internal/dyson"
-	"github.com/switchboard-rtc/switchboard/services/gateway/internal/native"
 	"github.com/switchboard-rtc/switchboard/shared/contract"
 	"github.com/switchboard-rtc/switchboard/shared/rpc"
 	"github.com/switchboard-rtc/switchboard/shared/subject"
@@ -30,6 +28,11 @@ type hub struct {
 // room is one room as seen by this gateway: its NATS subscriptions and its
 // local connections.
 //
+// Signals are fanned out from an immutable snapshot of the local
+// connections (members), without the room's lock: a signal is decoded once,
+// rendered once per dialect, and the same frame is queued to every
+// receiver. Presence changes take the lock.
+//
 // Exactly-once discovery: a connection subscribes (through its room) before
 // it registers with presence, presence orders changes per room, and its
 // join reply lists everyone registered before it. Every later change reaches
@@ -39,6 +42,7 @@ type hub struct {
 // presence instances may arrive out of order; a left that overtakes its
 // joined leaves a tombstone (gone) so the late joined is dropped too.
 type room struct {
+	g               *Gateway
 	id              string
 	signalSubject   string
 	presenceSubject string
@@ -48,9 +52,16 @@ type room struct {
 	err   error         // set before ready is closed
 	subs  []*nats.Subscription
 
-	mu    sync.Mutex
-	conns map[string]*conn
-	gone  map[string]time.Time // connection ids that have left
+	members atomic.Pointer[members] // replaced under mu
+
+	mu   sync.Mutex
+	gone map[string]time.Time // connection ids that have left
+}
+
+// members is a snapshot of a room's local connections.
+type members struct {
+	list []*conn
+	byID map[string]*conn
 }
 
 // acquire returns the room, subscribed, counting one more user of it.
@@ -58,14 +69,15 @@ func (h *hub) acquire(ctx context.Context, id string) (*room, error) {
 	h.mu.Lock()
 	r, ok := h.rooms[id]
 	if !ok {
-		r = &room{id: id, ready: make(chan struct{}), conns: map[string]*conn{}, gone: map[string]time.Time{}}
+		r = &room{g: h.g, id: id, ready: make(chan struct{}), gone: map[string]time.Time{}}
+		r.members.Store(&members{})
 		h.rooms[id] = r
 	}
 	r.refs++
 	h.mu.Unlock()
 
 	if !ok {
-		r.err = r.subscribe(h.g)
+		r.err = r.subscribe()
 		close(r.ready)
 	}
 	select {
@@ -101,7 +113,8 @@ func (h *hub) release(r *room) {
 	}
 }
 
-func (r *room) subscribe(g *Gateway) error {
+func (r *room) subscribe() error {
+	g := r.g
 	var err error
 	if r.signalSubject, err = subject.RoomSignal(r.id); err != nil {
 		return err
@@ -109,12 +122,12 @@ func (r *room) subscribe(g *Gateway) error {
 	if r.presenceSubject, err = subject.RoomPresence(r.id); err != nil {
 		return err
 	}
-	sig, err := g.nc.Subscribe(r.signalSubject, func(m *nats.Msg) { r.onSignal(g, m) })
+	sig, err := g.nc.Subscribe(r.signalSubject, r.onSignal)
 	if err != nil {
 		return fmt.Errorf("subscribe %s: %w", r.signalSubject, err)
 	}
 	r.subs = append(r.subs, sig)
-	pres, err := g.nc.Subscribe(r.presenceSubject, func(m *nats.Msg) { r.onPresence(g, m) })
+	pres, err := g.nc.Subscribe(r.presenceSubject, r.onPresence)
 	if err != nil {
 		return fmt.Errorf("subscribe %s: %w", r.presenceSubject, err)
 	}
@@ -127,11 +140,28 @@ func (r *room) subscribe(g *Gateway) error {
 	return nil
 }
 
+// setMembers replaces the snapshot with one edited by fn. The caller holds
+// r.mu.
+func (r *room) editMembers(add, remove *conn) {
+	old := r.members.Load()
+	m := &members{list: make([]*conn, 0, len(old.list)+1), byID: make(map[string]*conn, len(old.list)+1)}
+	for _, c := range old.list {
+		if c != remove {
+			m.list = append(m.list, c)
+			m.byID[c.id()] = c
+		}
+	}
+	if add != nil {
+		m.list = append(m.list, add)
+		m.byID[add.id()] = add
+	}
+	r.members.Store(m)
+}
+
 // join registers c with presence and sends its welcome.
 func (r *room) join(ctx context.Context, c *conn) error {
 	r.mu.Lock()
-	c.joining = true
-	r.conns[c.id()] = c
+	r.editMembers(c, nil)
 	r.mu.Unlock()
 
 	var rep contract.JoinReply
@@ -152,37 +182,24 @@ func (r *room) join(ctx context.Context, c *conn) error {
 			c.learn(p, rep.Revision, false)
 		}
 	}
-	var signals []*contract.Signal
-	for _, ev := range c.pending {
-		switch ev := ev.(type) {
-		case *contract.PresenceEvent:
-			r.apply(c, ev, false)
-		case *contract.Signal:
-			signals = append(signals, ev)
-		}
+	for _, ev := range c.events {
+		r.apply(c, ev, false)
 	}
-	c.joining, c.pending = false, nil
+	c.events = nil
 
 	others := make([]contract.Participant, 0, len(c.view))
 	for _, k := range c.view {
 		others = append(others, k.p)
 	}
 	sortParticipants(others)
-	if c.dialect == dialectDyson {
-		c.enqueue(dyson.Welcome(r.id, c.self.User, others, time.Now()))
-	} else {
-		c.enqueue(native.Welcome(c.id(), r.id, c.self.User, others))
-	}
-	for _, s := range signals {
-		c.enqueue(render(c, s, nil))
-	}
+	c.welcome(c.d.Welcome(c.self, r.id, others))
 	return nil
 }
 
 // remove takes c out of the room's local fan-out.
 func (r *room) remove(c *conn) {
 	r.mu.Lock()
-	delete(r.conns, c.id())
+	r.editMembers(nil, c)
 	r.mu.Unlock()
 }
 
@@ -195,62 +212,30 @@ func (r *room) knows(c *conn, id string) bool {
 }
 
 // onSignal fans a relayed signal out to the local connections it is for.
-func (r *room) onSignal(g *Gateway, m *nats.Msg) {
+func (r *room) onSignal(m *nats.Msg) {
 	var s contract.Signal
-	if err := json.Unmarshal(m.Data, &s); err != nil || s.RoomID != r.id || s.From.ConnectionID == "" {
-		g.log.Warn("dropped a malformed signal", slog.String("subject", m.Subject), slog.Any("err", err))
+	if err := contract.DecodeSignal(m.Data, &s); err != nil || s.RoomID != r.id || s.From.ConnectionID == "" {
+		r.g.log.Warn("dropped a malformed signal", slog.String("subject", m.Subject), slog.Any("err", err))
 		return
 	}
-	if len(s.Data) == 0 {
-		s.Data = json.RawMessage("null") // a publisher that left data out
-	}
-	var cache rendered
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	ms := r.members.Load()
 	if s.To != "" {
-		if c := r.conns[s.To]; c != nil {
-			r.deliver(c, &s, &cache)
+		if c := ms.byID[s.To]; c != nil && c.id() != s.From.ConnectionID {
+			c.send(c.d.RenderSignal(&s, c.self.User.ID))
 		}
 		return
 	}
-	for _, c := range r.conns {
-		if s.ToUser == "" || c.self.User.ID == s.ToUser {
-			r.deliver(c, &s, &cache)
+	var cache [maxDialects][]byte
+	for _, c := range ms.list {
+		if c.id() == s.From.ConnectionID || s.ToUser != "" && c.self.User.ID != s.ToUser {
+			continue
 		}
-	}
-}
-
-func (r *room) deliver(c *conn, s *contract.Signal, cache *rendered) {
-	switch {
-	case c.id() == s.From.ConnectionID:
-	case c.joining:
-		c.pending = append(c.pending, s)
-	default:
-		c.enqueue(render(c, s, cache))
-	}
-}
-
-// rendered caches a signal's frame per dialect during one fan-out.
-type rendered struct{ native, dyson []byte }
-
-func render(c *conn, s *contract.Signal, cache *rendered) []byte {
-	if cache == nil {
-		cache = &rendered{}
-	}
-	switch {
-	case c.dialect == dialectNative:
-		if cache.native == nil {
-			cache.native = native.RenderSignal(s)
+		f := cache[c.dix]
+		if f == nil {
+			f = c.d.RenderSignal(&s, c.self.User.ID)
+			cache[c.dix] = f
 		}
-		return cache.native
-	case s.To != "":
-		// Dyson echoes the receiving account as "to": one receiver, no cache.
-		return dyson.RenderSignal(s, c.self.User.ID)
-	default:
-		if cache.dyson == nil {
-			cache.dyson = dyson.RenderSignal(s, "")
-		}
-		return cache.dyson
+		c.send(f)
 	}
 }
 
@@ -259,11 +244,11 @@ func render(c *conn, s *contract.Signal, cache *rendered) []byte {
 const tombstoneTTL = 5 * time.Minute
 
 // onPresence applies a joined or left event to every local connection.
-func (r *room) onPresence(g *Gateway, m *nats.Msg) {
+func (r *room) onPresence(m *nats.Msg) {
 	var ev contract.PresenceEvent
-	if err := json.Unmarshal(m.Data, &ev); err != nil || ev.Participant.ConnectionID == "" ||
+	if err := decodeJSON(m.Data, &ev); err != nil || ev.Participant.ConnectionID == "" ||
 		(ev.Event != contract.EventJoined && ev.Event != contract.EventLeft) {
-		g.log.Warn("dropped a malformed presence event", slog.String("subject", m.Subject), slog.Any("err", err))
+		r.g.log.Warn("dropped a malformed presence event", slog.String("subject", m.Subject), slog.Any("err", err))
 		return
 	}
 	id := ev.Participant.ConnectionID
@@ -280,7 +265,8 @@ func (r *room) onPresence(g *Gateway, m *nats.Msg) {
 		}
 		r.gone[id] = now
 	}
-	if c := r.conns[id]; c != nil && ev.Event == contract.EventLeft {
+	ms := r.members.Load()
+	if c := ms.byID[id]; c != nil && ev.Event == contract.EventLeft {
 		// Presence removed a connection that is still open here. Nobody
 		// else sees it any more, so close it: a kicked client must stay
 		// out; any other (its lease was declared lost) should reconnect
@@ -291,17 +277,29 @@ func (r *room) onPresence(g *Gateway, m *nats.Msg) {
 			c.kill(websocket.StatusGoingAway, "presence lost, reconnect")
 		}
 	}
-	for _, c := range r.conns {
-		if c.joining {
-			c.pending = append(c.pending, &ev)
+	var cache [maxDialects][]byte
+	for _, c := range ms.list {
+		if c.view == nil {
+			c.events = append(c.events, &ev)
 			continue
 		}
-		r.apply(c, &ev, true)
+		if f := r.apply(c, &ev, true); f != nil {
+			c.send(cached(&cache[c.dix], f))
+		}
 	}
 }
 
-// apply updates c's view with ev and, if notify, tells the client.
-func (r *room) apply(c *conn, ev *contract.PresenceEvent, notify bool) {
+// cached returns the frame in *slot, or render's if the slot is empty.
+func cached(slot *[]byte, render func() []byte) []byte {
+	if *slot == nil {
+		*slot = render()
+	}
+	return *slot
+}
+
+// apply updates c's view with ev. It returns what renders the frame that
+// tells the client, when notify is set and the dialect tells of it.
+func (r *room) apply(c *conn, ev *contract.PresenceEvent, notify bool) func() []byte {
 	p := ev.Participant
 	switch {
 	case p.ConnectionID == c.id():
@@ -310,9 +308,10 @@ func (r *room) apply(c *conn, ev *contract.PresenceEvent, notify bool) {
 		// left since: either way, nothing to tell.
 		stale := ev.Revision != 0 && ev.Revision < c.joinRev
 		if _, left := r.gone[p.ConnectionID]; !left && !stale {
-			c.learn(p, ev.Revision, notify)
+			return c.learn(p, ev.Revision, notify)
 		}
 	case ev.Event == contract.EventLeft:
-		c.forget(p.ConnectionID, ev.Reason, notify)
+		return c.forget(p.ConnectionID, ev.Reason, notify)
 	}
+	return nil
 }

@@ -1,8 +1,9 @@
 package gateway
 
 import (
-	"github.com/switchboard-rtc/switchboard/services/gateway/internal/dyson"
-	"github.com/switchboard-rtc/switchboard/services/gateway/internal/native"
+	"encoding/json"
+	"sort"
+
 	"github.com/switchboard-rtc/switchboard/shared/contract"
 )
 
@@ -13,43 +14,49 @@ type known struct {
 	rev uint64
 }
 
-// learn adds p to c's view, unless it is there already, and if notify tells
-// the client in its dialect: native clients hear of every connection, Dyson
-// clients of an account's first connection only (never their own).
-// The caller holds the room's lock.
-func (c *conn) learn(p contract.Participant, rev uint64, notify bool) {
+// learn adds p to c's view, unless it is there already. With notify, it
+// returns what renders the frame telling the client, if its dialect tells
+// of it. The caller holds the room's lock.
+func (c *conn) learn(p contract.Participant, rev uint64, notify bool) func() []byte {
 	if _, ok := c.view[p.ConnectionID]; ok {
-		return
+		return nil
 	}
+	others := c.users[p.User.ID]
 	c.view[p.ConnectionID] = known{p, rev}
 	c.users[p.User.ID]++
-	switch {
-	case !notify:
-	case c.dialect == dialectNative:
-		c.enqueue(native.Joined(p))
-	case p.User.ID != c.self.User.ID && c.users[p.User.ID] == 1:
-		c.enqueue(dyson.Presence(dyson.KindUserJoined, p.User))
+	if !notify || !c.d.Tells(c.self.User.ID, p.User.ID, others) {
+		return nil
 	}
+	return func() []byte { return c.d.Joined(p) }
 }
 
-// forget removes a connection from c's view, if it is there, and if notify
-// tells the client: native clients of every connection, Dyson clients when an
-// account's last connection goes. The caller holds the room's lock.
-func (c *conn) forget(id, reason string, notify bool) {
+// forget removes a connection from c's view, if it is there. With notify,
+// it returns what renders the frame telling the client, if its dialect
+// tells of it. The caller holds the room's lock.
+func (c *conn) forget(id, reason string, notify bool) func() []byte {
 	k, ok := c.view[id]
 	if !ok {
-		return
+		return nil
 	}
 	delete(c.view, id)
 	u := k.p.User.ID
 	if c.users[u]--; c.users[u] == 0 {
 		delete(c.users, u)
 	}
-	switch {
-	case !notify:
-	case c.dialect == dialectNative:
-		c.enqueue(native.Left(k.p, reason))
-	case u != c.self.User.ID && c.users[u] == 0:
-		c.enqueue(dyson.Presence(dyson.KindUserLeft, k.p.User))
+	if !notify || !c.d.Tells(c.self.User.ID, u, c.users[u]) {
+		return nil
 	}
+	return func() []byte { return c.d.Left(k.p, reason) }
 }
+
+// sortParticipants orders participants by join time, then id.
+func sortParticipants(ps []contract.Participant) {
+	sort.Slice(ps, func(i, j int) bool {
+		if !ps[i].JoinedAt.Equal(ps[j].JoinedAt) {
+			return ps[i].JoinedAt.Before(ps[j].JoinedAt)
+		}
+		return ps[i].ConnectionID < ps[j].ConnectionID
+	})
+}
+
+func decodeJSON(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -73,32 +73,3 @@ type PresenceEvent struct {
 	Reason      string      `json:"reason,omitempty"`
 	Revision    uint64      `json:"revision,omitempty"`
 }
-
-// Encode returns the JSON of s with Data spliced in byte for byte.
-// (json.Marshal would compact a RawMessage and rewrite its whitespace.)
-func (s *Signal) Encode() ([]byte, error) {
-	b, err := json.Marshal(signalHead{s.RoomID, s.From, s.To, s.ToUser, s.Dialect, s.Kind})
-	if err != nil {
-		return nil, err
-	}
-	data := s.Data
-	if len(data) == 0 {
-		data = json.RawMessage("null")
-	}
-	// b ends with '}'; reopen it for the data field.
-	out := make([]byte, 0, len(b)+len(data)+8)
-	out = append(out, b[:len(b)-1]...)
-	out = append(out, `,"data":`...)
-	out = append(out, data...)
-	return append(out, '}'), nil
-}
-
-// signalHead is a Signal without its data.
-type signalHead struct {
-	RoomID  string `json:"room_id"`
-	From    Sender `json:"from"`
-	To      string `json:"to,omitempty"`
-	ToUser  string `json:"to_user,omitempty"`
-	Dialect string `json:"dialect"`
-	Kind    string `json:"kind,omitempty"`
-}

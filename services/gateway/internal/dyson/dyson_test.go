@@ -6,8 +6,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-rtc/switchboard/services/gateway/dialect"
 	"github.com/switchboard-rtc/switchboard/shared/contract"
 )
+
+type Signal = dialect.Signal
+
+const MaxData = dialect.MaxData
+
+var d Dialect
 
 func TestParse(t *testing.T) {
 	tests := []struct {
@@ -16,10 +23,10 @@ func TestParse(t *testing.T) {
 		want  Signal
 		bad   bool
 	}{
-		{name: "offer", frame: `{"type":"webrtc.signal","data":{"type":"offer","data":{"sdp":"v=0","type":"offer"}}}`, want: Signal{Kind: "offer", Data: json.RawMessage(`{"sdp":"v=0","type":"offer"}`)}},
-		{name: "envelope type not read", frame: `{"type":"anything","data":{"type":"answer","data":{},"to":"bob"}}`, want: Signal{Kind: "answer", Data: json.RawMessage(`{}`), To: "bob"}},
-		{name: "to null", frame: `{"data":{"type":"ice-candidate","data":{"candidate":"c"},"to":null}}`, want: Signal{Kind: "ice-candidate", Data: json.RawMessage(`{"candidate":"c"}`)}},
-		{name: "no inner data", frame: `{"data":{"type":"hangup"}}`, want: Signal{Kind: "hangup", Data: json.RawMessage(`{}`)}},
+		{name: "offer", frame: `{"type":"webrtc.signal","data":{"type":"offer","data":{"sdp":"v=0","type":"offer"}}}`, want: Signal{Kind: "offer", Data: []byte(`{"sdp":"v=0","type":"offer"}`)}},
+		{name: "envelope type not read", frame: `{"type":"anything","data":{"type":"answer","data":{},"to":"bob"}}`, want: Signal{Kind: "answer", Data: []byte(`{}`), ToUser: "bob"}},
+		{name: "to null", frame: `{"data":{"type":"ice-candidate","data":{"candidate":"c"},"to":null}}`, want: Signal{Kind: "ice-candidate", Data: []byte(`{"candidate":"c"}`)}},
+		{name: "no inner data", frame: `{"data":{"type":"hangup"}}`, want: Signal{Kind: "hangup", Data: []byte(`{}`)}},
 		{name: "not json", frame: `nope`, bad: true},
 		{name: "no data", frame: `{"type":"webrtc.signal"}`, bad: true},
 		{name: "data null", frame: `{"data":null}`, bad: true},
@@ -30,14 +37,14 @@ func TestParse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, why := Parse([]byte(tt.frame))
+			got, why := d.Parse([]byte(tt.frame))
 			if tt.bad {
-				if why == "" {
+				if why == nil {
 					t.Fatalf("Parse accepted %s: %+v", tt.frame, got)
 				}
 				return
 			}
-			if why != "" || got.Kind != tt.want.Kind || string(got.Data) != string(tt.want.Data) || got.To != tt.want.To {
+			if why != nil || got.Kind != tt.want.Kind || string(got.Data) != string(tt.want.Data) || got.ToUser != tt.want.ToUser {
 				t.Fatalf("Parse = %+v, %q; want %+v", got, why, tt.want)
 			}
 		})
@@ -68,7 +75,7 @@ func TestRenderSignal(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := string(RenderSignal(&tt.sig, tt.receiver)); got != tt.want {
+			if got := string(d.RenderSignal(&tt.sig, tt.receiver)); got != tt.want {
 				t.Fatalf("got  %s\nwant %s", got, tt.want)
 			}
 		})
@@ -84,15 +91,15 @@ func TestWelcome(t *testing.T) {
 		{ConnectionID: "c_3", User: bob, JoinedAt: t0},
 		{ConnectionID: "c_4", User: alice, JoinedAt: t0}, // the caller's own second connection
 	}
-	got := string(Welcome("chat1", alice, others, t0))
+	got := string(welcome("chat1", alice, others, t0))
 	want := `{"type":"webrtc","data":{"user_id":"alice","room_id":"chat1","message":"Connected to call of #chat1.","timestamp":"2026-11-20T10:00:00Z","participants":[{"identity":"bob","name":"Bob","account_id":"bob","account":{"id":"bob","name":"Bob","nick":"b"},"joined_at":"2026-11-20T10:00:00Z"}]}}`
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
-	if got := string(Welcome("chat1", alice, nil, t0)); !strings.Contains(got, `"participants":[]`) {
+	if got := string(welcome("chat1", alice, nil, t0)); !strings.Contains(got, `"participants":[]`) {
 		t.Fatalf("alone: %s", got)
 	}
-	if got := string(ErrorPacket("why")); got != `{"type":"error","data":null,"error_message":"why"}` {
+	if got := string(d.Error(&dialect.Error{Message: "why"})); got != `{"type":"error","data":null,"error_message":"why"}` {
 		t.Fatalf("error packet %s", got)
 	}
 }
@@ -105,9 +112,9 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		s, why := Parse(frame)
-		if why != "" {
-			if !json.Valid(ErrorPacket(why)) {
+		s, why := d.Parse(frame)
+		if why != nil {
+			if !json.Valid(d.Error(why)) {
 				t.Fatalf("error packet is not JSON")
 			}
 			return
@@ -115,7 +122,7 @@ func FuzzParse(f *testing.F) {
 		if s.Kind == "" || !json.Valid(s.Data) || len(s.Data) > MaxData {
 			t.Fatalf("accepted bad signal %+v", s)
 		}
-		out := RenderSignal(&contract.Signal{Dialect: contract.DialectDyson, Kind: s.Kind, ToUser: s.To, Data: s.Data}, "")
+		out := d.RenderSignal(&contract.Signal{Dialect: contract.DialectDyson, Kind: s.Kind, ToUser: s.ToUser, Data: s.Data}, "")
 		if !json.Valid(out) {
 			t.Fatalf("rendered invalid JSON: %s", out)
 		}

@@ -1,121 +1,192 @@
-// Package native reads and writes the frames of the native Switchboard
-// WebSocket protocol (v1): one JSON object per text frame, each with a
+// Package native speaks the native Switchboard WebSocket protocol (v1) at
+// /v1/rooms/{room_id}/ws: one JSON object per text frame, each with a
 // string "type".
 //
-// Every function is pure and safe for concurrent use. Client data is passed
-// through byte for byte: packets are assembled around it, never re-encoded.
+// Client data is passed through byte for byte: packets are assembled around
+// it, never re-encoded. Dialect is stateless and safe for concurrent use.
 package native
 
 import (
-	"bytes"
 	"encoding/json"
+	"net/http"
+	"strings"
 	"time"
 
+	"github.com/switchboard-rtc/switchboard/services/gateway/dialect"
 	"github.com/switchboard-rtc/switchboard/shared/contract"
+	"github.com/switchboard-rtc/switchboard/shared/jsonscan"
 )
 
-// MaxData is the largest encoded signal data a client may send.
-const MaxData = 64 << 10
+// Dialect is the native protocol.
+type Dialect struct{}
 
-// Error codes sent in error packets.
+var _ dialect.Dialect = Dialect{}
+
 const (
-	CodeBadRequest    = "bad_request"
-	CodeTooLarge      = "too_large"
-	CodeRateLimited   = "rate_limited"
-	CodeUnknownTarget = "unknown_target"
+	prefix = "/v1/rooms/"
+	suffix = "/ws"
 )
 
-// Error is a refused client frame, sent back as an error packet.
-type Error struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Ref     string `json:"ref,omitempty"`
+// Name implements dialect.Dialect.
+func (Dialect) Name() string { return contract.DialectNative }
+
+// Room implements dialect.Dialect: /v1/rooms/{room_id}/ws.
+func (Dialect) Room(p string) (string, bool) {
+	if strings.HasPrefix(p, prefix) && strings.HasSuffix(p, suffix) && len(p) >= len(prefix)+len(suffix) {
+		return p[len(prefix) : len(p)-len(suffix)], true
+	}
+	return "", false
 }
 
-// Signal is a signal a client sent.
-type Signal struct {
-	Data   json.RawMessage // as the client wrote it
-	To     string          // a connection id, or ""
-	ToUser string          // a user id, or ""
-	Ref    string          // the client's id, echoed in errors
+// Token implements dialect.Dialect: Authorization: Bearer, else the
+// access_token query parameter.
+func (Dialect) Token(r *http.Request) (string, bool) {
+	if t := Bearer(r); t != "" {
+		return t, false
+	}
+	return r.URL.Query().Get("access_token"), false
 }
 
-type clientFrame struct {
-	Type   *string         `json:"type"`
-	Data   json.RawMessage `json:"data"`
-	To     *string         `json:"to"`
-	ToUser *string         `json:"to_user"`
-	ID     json.RawMessage `json:"id"`
+// Bearer returns the token of an Authorization: Bearer header, or "".
+func Bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
 }
 
-// Parse reads one client frame. It returns the signal, or the error to send
-// back; the connection stays open either way.
-func Parse(frame []byte) (Signal, *Error) {
-	var f clientFrame
-	if err := json.Unmarshal(frame, &f); err != nil {
-		ref := refOf(frame)
-		if _, ok := err.(*json.UnmarshalTypeError); ok {
-			return Signal{}, &Error{Code: CodeBadRequest, Message: "a field has the wrong type: " + err.Error(), Ref: ref}
+var refusals = [...]struct{ code, message string }{
+	dialect.BadRoomID:    {"bad_room_id", "room id must be 1 to 128 characters of A-Z a-z 0-9 _ -"},
+	dialect.Unauthorized: {"unauthorized", "a valid token is required"},
+	dialect.Forbidden:    {"forbidden", "not allowed in this room"},
+	dialect.Unavailable:  {"unavailable", "the service is unavailable, try again"},
+	dialect.NotWebSocket: {"not_websocket", "this endpoint expects a WebSocket upgrade"},
+}
+
+// Refuse implements dialect.Dialect with a JSON body
+// {"error":{"code","message"}}.
+func (Dialect) Refuse(w http.ResponseWriter, why dialect.Refusal) {
+	r := refusals[why]
+	WriteError(w, why.Status(), r.code, r.message)
+}
+
+// WriteError writes a refusal in the native shape; other dialects that
+// have no refusal shape of their own use it too.
+func WriteError(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	b := []byte(`{"error":{"code":`)
+	b = jsonscan.AppendString(b, code)
+	b = append(b, `,"message":`...)
+	b = jsonscan.AppendString(b, message)
+	b = append(b, "}}\n"...)
+	_, _ = w.Write(b)
+}
+
+// Parse implements dialect.Dialect: a signal frame
+// {"type":"signal","data":...,"to"|"to_user":...,"id":...}. Unknown fields
+// are ignored. The id comes back in errors whenever it could be read.
+func (Dialect) Parse(frame []byte) (dialect.Signal, *dialect.Error) {
+	var (
+		s                dialect.Signal
+		typ              string
+		hasType, hasData bool
+		hasTo, hasToUser bool
+		wrong            string // the first field with a wrong type
+		dataLen          int
+		o                = jsonscan.Get(frame)
+	)
+	defer jsonscan.Put(o)
+	str := func(field string, dst *string, present *bool) {
+		v, null, err := o.String()
+		switch {
+		case err != nil && wrong == "":
+			wrong = field
+		case err == nil && !null:
+			*dst, *present = v, true
 		}
-		return Signal{}, &Error{Code: CodeBadRequest, Message: "frame is not a JSON object", Ref: ref}
 	}
-	ref := refString(f.ID)
+	for {
+		name, ok := o.Next()
+		if !ok {
+			break
+		}
+		switch {
+		case jsonscan.Name(name, "type"):
+			str("type", &typ, &hasType)
+		case jsonscan.Name(name, "data"):
+			if v, ok := o.Raw(); ok {
+				s.Data, dataLen, hasData = v, len(v), true
+			}
+		case jsonscan.Name(name, "to"):
+			str("to", &s.To, &hasTo)
+		case jsonscan.Name(name, "to_user"):
+			str("to_user", &s.ToUser, &hasToUser)
+		case jsonscan.Name(name, "id"):
+			if v, ok := o.Raw(); ok {
+				s.Ref = ref(v)
+			}
+		default:
+			o.Skip()
+		}
+	}
+	fail := func(code, msg string) (dialect.Signal, *dialect.Error) {
+		return dialect.Signal{}, &dialect.Error{Code: code, Message: msg, Ref: s.Ref}
+	}
 	switch {
-	case f.Type == nil:
-		return Signal{}, &Error{Code: CodeBadRequest, Message: "missing type", Ref: ref}
-	case *f.Type != "signal":
-		return Signal{}, &Error{Code: CodeBadRequest, Message: "unknown type " + quote(*f.Type), Ref: ref}
-	case len(f.Data) == 0:
-		return Signal{}, &Error{Code: CodeBadRequest, Message: "signal without data", Ref: ref}
-	case len(f.Data) > MaxData:
-		return Signal{}, &Error{Code: CodeTooLarge, Message: "data is larger than 64 KiB", Ref: ref}
-	case f.To != nil && f.ToUser != nil:
-		return Signal{}, &Error{Code: CodeBadRequest, Message: "give to or to_user, not both", Ref: ref}
-	case f.To != nil && *f.To == "", f.ToUser != nil && *f.ToUser == "":
-		return Signal{}, &Error{Code: CodeBadRequest, Message: "empty target", Ref: ref}
-	}
-	s := Signal{Data: f.Data, Ref: ref}
-	if f.To != nil {
-		s.To = *f.To
-	}
-	if f.ToUser != nil {
-		s.ToUser = *f.ToUser
+	case o.Err() != nil:
+		return fail(dialect.CodeBadRequest, "frame is not a JSON object")
+	case wrong != "":
+		return fail(dialect.CodeBadRequest, "field "+wrong+" has the wrong type")
+	case !hasType:
+		return fail(dialect.CodeBadRequest, "missing type")
+	case typ != "signal":
+		return fail(dialect.CodeBadRequest, "unknown type "+quote(typ))
+	case !hasData:
+		return fail(dialect.CodeBadRequest, "signal without data")
+	case dataLen > dialect.MaxData:
+		return fail(dialect.CodeTooLarge, "data is larger than 64 KiB")
+	case hasTo && hasToUser:
+		return fail(dialect.CodeBadRequest, "give to or to_user, not both")
+	case hasTo && s.To == "", hasToUser && s.ToUser == "":
+		return fail(dialect.CodeBadRequest, "empty target")
 	}
 	return s, nil
 }
 
-// refOf digs the id out of a frame that did not decode as a whole.
-func refOf(frame []byte) string {
-	var f struct {
-		ID json.RawMessage `json:"id"`
-	}
-	if json.Unmarshal(frame, &f) != nil {
+// ref returns a string id unquoted and any other JSON value as written
+// (null: none; over 256 bytes: dropped).
+func ref(v []byte) string {
+	switch {
+	case len(v) == 0 || string(v) == "null" || len(v) > 256+2:
+		return ""
+	case v[0] == '"':
+		return jsonscan.Unquote(v)
+	case len(v) > 256:
 		return ""
 	}
-	return refString(f.ID)
-}
-
-// refString returns a string id unquoted and any other JSON value as written.
-func refString(raw json.RawMessage) string {
-	if len(raw) == 0 || string(raw) == "null" {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	if len(raw) > 256 {
-		return ""
-	}
-	return string(raw)
+	return string(v)
 }
 
 func quote(s string) string {
 	if len(s) > 64 {
 		s = s[:64] + "..."
 	}
-	b, _ := json.Marshal(s)
-	return string(b)
+	return string(jsonscan.AppendString(nil, s))
+}
+
+// Error implements dialect.Dialect: {"type":"error","code","message","ref"}.
+func (Dialect) Error(e *dialect.Error) []byte {
+	b := []byte(`{"type":"error","code":`)
+	b = jsonscan.AppendString(b, e.Code)
+	b = append(b, `,"message":`...)
+	b = jsonscan.AppendString(b, e.Message)
+	if e.Ref != "" {
+		b = append(b, `,"ref":`...)
+		b = jsonscan.AppendString(b, e.Ref)
+	}
+	return append(b, '}')
 }
 
 // participant is a participant as native clients see it.
@@ -134,8 +205,8 @@ func toWire(p contract.Participant) participant {
 	return w
 }
 
-// Welcome renders the first packet of a connection.
-func Welcome(connectionID, roomID string, user contract.User, others []contract.Participant) []byte {
+// Welcome implements dialect.Dialect.
+func (Dialect) Welcome(self contract.Participant, roomID string, others []contract.Participant) []byte {
 	ps := make([]participant, 0, len(others))
 	for _, p := range others {
 		ps = append(ps, toWire(p))
@@ -146,19 +217,23 @@ func Welcome(connectionID, roomID string, user contract.User, others []contract.
 		RoomID       string        `json:"room_id"`
 		User         contract.User `json:"user"`
 		Participants []participant `json:"participants"`
-	}{"welcome", connectionID, roomID, user, ps})
+	}{"welcome", self.ConnectionID, roomID, self.User, ps})
 }
 
-// Joined renders a joined packet.
-func Joined(p contract.Participant) []byte {
+// Tells implements dialect.Dialect: native clients hear of every
+// connection.
+func (Dialect) Tells(string, string, int) bool { return true }
+
+// Joined implements dialect.Dialect.
+func (Dialect) Joined(p contract.Participant) []byte {
 	return mustJSON(struct {
 		Type        string      `json:"type"`
 		Participant participant `json:"participant"`
 	}{"joined", toWire(p)})
 }
 
-// Left renders a left packet.
-func Left(p contract.Participant, reason string) []byte {
+// Left implements dialect.Dialect.
+func (Dialect) Left(p contract.Participant, reason string) []byte {
 	w := toWire(p)
 	w.JoinedAt = nil
 	return mustJSON(struct {
@@ -168,47 +243,38 @@ func Left(p contract.Participant, reason string) []byte {
 	}{"left", w, reason})
 }
 
-// ErrorPacket renders an error packet.
-func ErrorPacket(e *Error) []byte {
-	return mustJSON(struct {
-		Type string `json:"type"`
-		*Error
-	}{"error", e})
-}
-
-// RenderSignal renders a relayed signal. A signal from a Dyson client
-// arrives as its SignalingMessage, {"type":kind,"data":...}.
-func RenderSignal(s *contract.Signal) []byte {
-	head := mustJSON(struct {
-		Type   string `json:"type"`
-		From   from   `json:"from"`
-		To     string `json:"to,omitempty"`
-		ToUser string `json:"to_user,omitempty"`
-	}{"signal", from{s.From.ConnectionID, s.From.User}, s.To, s.ToUser})
-	var b bytes.Buffer
-	b.Grow(len(head) + len(s.Data) + len(s.Kind) + 32)
-	b.Write(head[:len(head)-1])
-	b.WriteString(`,"data":`)
-	if s.Dialect == contract.DialectDyson {
-		b.WriteString(`{"type":`)
-		b.Write(mustJSON(s.Kind))
-		b.WriteString(`,"data":`)
-		b.Write(s.Data)
-		b.WriteByte('}')
-	} else {
-		b.Write(s.Data)
+// RenderSignal implements dialect.Dialect. A signal from a dialect that
+// names its messages arrives as {"type":kind,"data":...}.
+func (Dialect) RenderSignal(s *contract.Signal, _ string) []byte {
+	b := make([]byte, 0, len(s.Data)+len(s.Kind)+160)
+	b = append(b, `{"type":"signal","from":{"connection_id":`...)
+	b = jsonscan.AppendString(b, s.From.ConnectionID)
+	b = append(b, `,"user":`...)
+	b = contract.AppendUser(b, s.From.User)
+	b = append(b, '}')
+	if s.To != "" {
+		b = append(b, `,"to":`...)
+		b = jsonscan.AppendString(b, s.To)
 	}
-	b.WriteByte('}')
-	return b.Bytes()
+	if s.ToUser != "" {
+		b = append(b, `,"to_user":`...)
+		b = jsonscan.AppendString(b, s.ToUser)
+	}
+	b = append(b, `,"data":`...)
+	if s.Kind != "" && s.Dialect != contract.DialectNative {
+		b = append(b, `{"type":`...)
+		b = jsonscan.AppendString(b, s.Kind)
+		b = append(b, `,"data":`...)
+		b = append(b, s.Data...)
+		b = append(b, '}')
+	} else {
+		b = append(b, s.Data...)
+	}
+	return append(b, '}')
 }
 
-type from struct {
-	ConnectionID string        `json:"connection_id"`
-	User         contract.User `json:"user"`
-}
-
-// mustJSON marshals values built here from strings, times and raw JSON that
-// has already been validated, which cannot fail to encode.
+// mustJSON marshals values built here from strings and times, which cannot
+// fail to encode.
 func mustJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b

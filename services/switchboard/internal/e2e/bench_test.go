@@ -18,7 +18,7 @@ const candidate = `{"kind":"candidate","candidate":"candidate:842163049 1 udp 16
 // receivers, frames out. Each op is one signal delivered to every receiver.
 func benchRelay(b *testing.B, receivers int, twoGateways bool) {
 	c := newCluster(b, options{openRooms: true})
-	cfg := gateway.Config{RatePerSecond: 1e9, RateBurst: 1e9, SendQueue: 4096}
+	cfg := gateway.Config{RatePerSecond: -1, BytesPerSecond: -1, SendQueueBytes: 4 << 20}
 	g1 := c.gateway(cfg)
 	g2 := g1
 	if twoGateways {

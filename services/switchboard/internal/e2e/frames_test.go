@@ -87,7 +87,7 @@ func TestOversizedFrameCloses1009(t *testing.T) {
 // closed, and the reading client gets every signal.
 func TestSlowReaderDropped(t *testing.T) {
 	c := newCluster(t, options{openRooms: true})
-	g := c.gateway(gateway.Config{SendQueue: 16, WriteTimeout: time.Second, RatePerSecond: 1e6, RateBurst: 1e6})
+	g := c.gateway(gateway.Config{SendQueueBytes: 256 << 10, WriteTimeout: time.Second, RatePerSecond: -1, BytesPerSecond: -1})
 	sender, _ := g.native(t, "s", "sender")
 	reader, _ := g.native(t, "s", "reader")
 	sender.expect("joined")

@@ -54,12 +54,16 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	url, err := env.NATS(getenv)
 	c.NATSURL = url
-	errs := []error{err}
-	c.RatePerSecond, err = limit(getenv, "SWITCHBOARD_MAX_FRAMES_PER_SECOND")
-	errs = append(errs, err)
-	c.BytesPerSecond, err = limit(getenv, "SWITCHBOARD_MAX_BYTES_PER_SECOND")
-	errs = append(errs, err)
-	return c, errors.Join(append(errs, c.validate())...)
+	return c, errors.Join(err, c.LoadLimits(getenv), c.validate())
+}
+
+// LoadLimits reads the per-connection limits from the environment into c;
+// the all-in-one uses it too.
+func (c *Config) LoadLimits(getenv func(string) string) error {
+	var errs [2]error
+	c.RatePerSecond, errs[0] = limit(getenv, "SWITCHBOARD_MAX_FRAMES_PER_SECOND")
+	c.BytesPerSecond, errs[1] = limit(getenv, "SWITCHBOARD_MAX_BYTES_PER_SECOND")
+	return errors.Join(errs[:]...)
 }
 
 // limit reads a per-second limit: unset is the default (0), "0" is off (-1).

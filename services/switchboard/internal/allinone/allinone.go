@@ -34,6 +34,9 @@ type Config struct {
 	JWTSecret  []byte // SWITCHBOARD_JWT_SECRET
 	OpenRooms  bool   // SWITCHBOARD_OPEN_ROOMS
 	GatewayID  string // SWITCHBOARD_GATEWAY_ID
+	// Gateway holds the gateway's per-connection limits
+	// (SWITCHBOARD_MAX_FRAMES_PER_SECOND, ...).
+	Gateway gateway.Config
 
 	// Dev makes a JWT secret when none is set, and opens rooms that do not
 	// exist unless SWITCHBOARD_OPEN_ROOMS says otherwise.
@@ -59,6 +62,9 @@ func LoadConfig(getenv func(string) string, dev bool) (Config, error) {
 		errs = append(errs, err)
 	}
 	c.OpenRooms = open
+	if err := c.Gateway.LoadLimits(getenv); err != nil {
+		errs = append(errs, err)
+	}
 	if _, _, err := splitHostPort(c.NATSListen); err != nil {
 		errs = append(errs, fmt.Errorf("SWITCHBOARD_NATS_LISTEN %q: %w", c.NATSListen, err))
 	}
@@ -148,7 +154,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, tp trace.TracerPro
 	if nc, err = connect("gateway"); err != nil {
 		return nil, err
 	}
-	gcfg := gateway.Config{HTTPAddr: cfg.HTTPAddr, JWTSecret: cfg.JWTSecret, GatewayID: cfg.GatewayID}
+	gcfg := cfg.Gateway
+	gcfg.HTTPAddr, gcfg.JWTSecret, gcfg.GatewayID = cfg.HTTPAddr, cfg.JWTSecret, cfg.GatewayID
 	if s.Gateway, err = gateway.New(nc, gcfg, log.With(slog.String("service", "gateway")), tp); err != nil {
 		return nil, err
 	}

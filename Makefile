@@ -7,6 +7,7 @@ FUZZTIME ?= 3s
 FUZZ := services/gateway/internal/native:FuzzParse \
         services/gateway/internal/dyson:FuzzParse \
         services/membership:FuzzRequests \
+        services/membership:FuzzDecodeAccess \
         services/presence:FuzzDecodeRoom \
         services/presence:FuzzCheckJoin
 

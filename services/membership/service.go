@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -32,6 +33,11 @@ const MaxUserIDLen = 256
 // StartTimeout bounds Start, within any deadline of its context.
 const StartTimeout = 15 * time.Second
 
+// warmTimeout bounds how long Start waits for the rooms cache to load;
+// after it, the instance serves anyway, reading the bucket until the cache
+// is current.
+const warmTimeout = 5 * time.Second
+
 // tracerName names the tracer of the handler spans.
 const tracerName = "switchboard/membership"
 
@@ -43,14 +49,22 @@ const (
 
 // Service is a running membership service instance.
 type Service struct {
-	svc micro.Service
+	svc   micro.Service
+	h     *handlers
+	pools []*rpc.Pool
+	watch *watcher
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
-// Start creates (or updates) the rooms bucket and starts serving the
-// membership endpoints on nc, in the queue group every instance shares.
-// When it returns, the NATS server nc is connected to routes requests to the
-// new instance. ctx bounds start-up only, which takes at most StartTimeout.
-// A nil log discards, a nil tp traces nothing.
+// Start creates the rooms bucket if it does not exist, starts watching it
+// into the instance's cache (waiting up to a few seconds for the cache to
+// load), and starts serving the membership endpoints on nc, in the queue
+// group every instance shares. When it returns, the NATS server nc is
+// connected to routes requests to the new instance. ctx bounds start-up
+// only, which takes at most StartTimeout. A nil log discards, a nil tp
+// traces nothing.
 func Start(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger, tp trace.TracerProvider) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -68,7 +82,22 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger, tp 
 	if err != nil {
 		return nil, fmt.Errorf("membership: %w", err)
 	}
+	st.cache = newRoomCache()
+	s := &Service{
+		watch: startWatcher(st.kv, nc, st.cache, log),
+	}
+	warm := time.NewTimer(warmTimeout)
+	defer warm.Stop()
+	select {
+	case <-st.cache.ready:
+	case <-warm.C:
+		log.Warn("rooms cache not loaded yet; reading the bucket until it is")
+	case <-ctx.Done():
+		s.watch.stop()
+		return nil, fmt.Errorf("membership: load rooms cache: %w", context.Cause(ctx))
+	}
 	h := &handlers{store: st, openRooms: cfg.OpenRooms, kick: kicker{nc: nc, log: log}}
+	s.h = h
 
 	svc, err := micro.AddService(nc, micro.Config{
 		Name:        subject.MembershipService,
@@ -76,8 +105,10 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger, tp 
 		Description: "Switchboard rooms, members and authorization",
 	})
 	if err != nil {
+		s.watch.stop()
 		return nil, fmt.Errorf("membership: add service: %w", err)
 	}
+	s.svc = svc
 	tracer := tp.Tracer(tracerName)
 	endpoints := []struct {
 		name, subject string
@@ -91,27 +122,40 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger, tp 
 		{"members-remove", subject.MembershipMembersRemove, rpc.Handle(tracer, log, subject.MembershipMembersRemove, h.removeMember)},
 	}
 	for _, e := range endpoints {
-		if err := svc.AddEndpoint(e.name, e.handler, micro.WithEndpointSubject(e.subject)); err != nil {
-			return nil, errors.Join(fmt.Errorf("membership: endpoint %s: %w", e.subject, err), svc.Stop())
+		// Each endpoint has its own pool, so that a burst of slow writes
+		// cannot hold up authorize.
+		pool := rpc.NewPool(nc, rpc.DefaultConcurrency)
+		s.pools = append(s.pools, pool)
+		if err := svc.AddEndpoint(e.name, pool.Concurrent(e.handler), micro.WithEndpointSubject(e.subject)); err != nil {
+			return nil, errors.Join(fmt.Errorf("membership: endpoint %s: %w", e.subject, err), s.Stop())
 		}
 	}
 	// Once the server has our subscriptions, requests find us.
 	if err := nc.FlushWithContext(ctx); err != nil {
-		return nil, errors.Join(fmt.Errorf("membership: flush: %w", err), svc.Stop())
+		return nil, errors.Join(fmt.Errorf("membership: flush: %w", err), s.Stop())
 	}
-	return &Service{svc: svc}, nil
+	return s, nil
 }
 
-// Stop stops serving: requests already received are answered, no new ones
-// are taken. It does not close nc.
+// Stop stops serving: no new requests are taken and those already received
+// are answered (any still queued when it returns, while nc drains); then
+// the cache stops watching the bucket. It does not close nc. Calling it
+// again returns the first call's result.
 func (s *Service) Stop() error {
-	if err := s.svc.Stop(); err != nil {
-		return fmt.Errorf("membership: stop: %w", err)
-	}
-	return nil
+	s.stopOnce.Do(func() {
+		if err := s.svc.Stop(); err != nil {
+			s.stopErr = fmt.Errorf("membership: stop: %w", err)
+		}
+		for _, p := range s.pools {
+			p.Stop()
+		}
+		s.watch.stop()
+	})
+	return s.stopErr
 }
 
-// handlers serve the endpoints; they are stateless apart from the store.
+// handlers serve the endpoints; they keep no state beyond the store's
+// cache.
 type handlers struct {
 	store     *store
 	openRooms bool
@@ -125,7 +169,7 @@ func (h *handlers) authorize(ctx context.Context, req *contract.AuthorizeRequest
 	if err := checkUserID("user_id", req.UserID); err != nil {
 		return nil, err
 	}
-	room, _, err := h.store.get(ctx, req.RoomID)
+	room, err := h.store.access(ctx, req.RoomID)
 	if errors.Is(err, errNoRoom) {
 		if h.openRooms {
 			return &contract.AuthorizeReply{Allowed: true}, nil
@@ -135,8 +179,8 @@ func (h *handlers) authorize(ctx context.Context, req *contract.AuthorizeRequest
 	if err != nil {
 		return nil, err
 	}
-	role := roleOf(room, req.UserID)
-	switch room.Policy {
+	role := room.role(req.UserID)
+	switch room.policy {
 	case contract.PolicyOpen:
 		return &contract.AuthorizeReply{Allowed: true, Role: role}, nil
 	case contract.PolicyMembers:
@@ -147,7 +191,7 @@ func (h *handlers) authorize(ctx context.Context, req *contract.AuthorizeRequest
 	default:
 		// Only something other than this service can have stored it; refuse
 		// (fail closed) and let the 500 be logged.
-		return nil, fmt.Errorf("room %s has unknown policy %q", req.RoomID, room.Policy)
+		return nil, fmt.Errorf("room %s has unknown policy %q", req.RoomID, room.policy)
 	}
 }
 
@@ -302,16 +346,6 @@ func refusal(id string, err error) error {
 		return rpc.Errorf(400, "room %s would be too large to store", id)
 	}
 	return err
-}
-
-// roleOf returns the user's role in room, or "" if they are not a member.
-func roleOf(room *contract.Room, userID string) string {
-	for _, m := range room.Members {
-		if m.UserID == userID {
-			return m.Role
-		}
-	}
-	return ""
 }
 
 // clip shortens a client-supplied value quoted back in an error.

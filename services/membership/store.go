@@ -31,10 +31,13 @@ var (
 	errContention = errors.New("too many concurrent updates")
 )
 
-// store keeps rooms in the KV bucket. It holds no state of its own, so any
-// number of stores, in any number of processes, may share the bucket.
+// store keeps rooms in the KV bucket. The bucket is the only truth, so any
+// number of stores, in any number of processes, may share it. A store with
+// a cache records each of its writes in the cache once the bucket has
+// stored it.
 type store struct {
-	kv jetstream.KeyValue
+	kv    jetstream.KeyValue
+	cache *roomCache // nil: access always reads the bucket
 }
 
 // openStore opens the bucket, creating it if it does not exist.
@@ -51,14 +54,23 @@ func openStore(ctx context.Context, js jetstream.JetStream) (*store, error) {
 	return &store{kv: kv}, nil
 }
 
-// get returns the room and its revision, or errNoRoom.
-func (s *store) get(ctx context.Context, id string) (*contract.Room, uint64, error) {
+// entry returns the room's current entry in the bucket, or errNoRoom.
+func (s *store) entry(ctx context.Context, id string) (jetstream.KeyValueEntry, error) {
 	e, err := s.kv.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, 0, fmt.Errorf("room %s: %w", id, errNoRoom)
+		return nil, fmt.Errorf("room %s: %w", id, errNoRoom)
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("get room %s: %w", id, err)
+		return nil, fmt.Errorf("get room %s: %w", id, err)
+	}
+	return e, nil
+}
+
+// get returns the room and its revision, or errNoRoom.
+func (s *store) get(ctx context.Context, id string) (*contract.Room, uint64, error) {
+	e, err := s.entry(ctx, id)
+	if err != nil {
+		return nil, 0, err
 	}
 	var room contract.Room
 	if err := json.Unmarshal(e.Value(), &room); err != nil {
@@ -67,19 +79,62 @@ func (s *store) get(ctx context.Context, id string) (*contract.Room, uint64, err
 	return &room, e.Revision(), nil
 }
 
+// access returns what authorize needs to know about the room, or errNoRoom:
+// from the cache while it is current, else from the bucket. A stored value
+// that is not a room is an error, never errNoRoom.
+func (s *store) access(ctx context.Context, id string) (*access, error) {
+	if s.cache != nil {
+		if a, ok := s.cache.lookup(id); ok {
+			if a == nil {
+				return nil, fmt.Errorf("room %s: %w", id, errNoRoom)
+			}
+			if a.err != nil {
+				return nil, fmt.Errorf("decode room %s: %w", id, a.err)
+			}
+			return a, nil
+		}
+	}
+	e, err := s.entry(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	a := decodeAccess(e.Value())
+	if a.err != nil {
+		return nil, fmt.Errorf("decode room %s at revision %d: %w", id, e.Revision(), a.err)
+	}
+	return a, nil
+}
+
+// generation returns the cache generation a write must record itself in.
+func (s *store) generation() uint64 {
+	if s.cache == nil {
+		return 0
+	}
+	return s.cache.generation()
+}
+
+// remember records a room this store wrote at rev in the cache.
+func (s *store) remember(gen, rev uint64, room *contract.Room) {
+	if s.cache != nil {
+		s.cache.put(gen, room.RoomID, rev, newAccess(room))
+	}
+}
+
 // create stores a new room, or returns errRoomExists.
 func (s *store) create(ctx context.Context, room *contract.Room) error {
 	data, err := json.Marshal(room)
 	if err != nil {
 		return fmt.Errorf("encode room %s: %w", room.RoomID, err)
 	}
-	_, err = s.kv.Create(ctx, room.RoomID, data)
+	gen := s.generation()
+	rev, err := s.kv.Create(ctx, room.RoomID, data)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return fmt.Errorf("room %s: %w", room.RoomID, errRoomExists)
 	}
 	if err != nil {
 		return fmt.Errorf("create room %s: %w", room.RoomID, err)
 	}
+	s.remember(gen, rev, room)
 	return nil
 }
 
@@ -87,6 +142,7 @@ func (s *store) create(ctx context.Context, room *contract.Room) error {
 // one room, one succeeds and the other sees errNoRoom.
 func (s *store) delete(ctx context.Context, id string) error {
 	for attempt := 0; ; attempt++ {
+		gen := s.generation()
 		_, rev, err := s.get(ctx, id)
 		if err != nil {
 			return err
@@ -95,6 +151,9 @@ func (s *store) delete(ctx context.Context, id string) error {
 		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			if err != nil {
 				return fmt.Errorf("delete room %s: %w", id, err)
+			}
+			if s.cache != nil {
+				s.cache.forget(gen, id, rev)
 			}
 			return nil
 		}
@@ -111,6 +170,7 @@ func (s *store) delete(ctx context.Context, id string) error {
 // stored, or errNoRoom.
 func (s *store) update(ctx context.Context, id string, change func(*contract.Room) (bool, error)) (*contract.Room, error) {
 	for attempt := 0; ; attempt++ {
+		gen := s.generation()
 		room, rev, err := s.get(ctx, id)
 		if err != nil {
 			return nil, err
@@ -126,11 +186,12 @@ func (s *store) update(ctx context.Context, id string, change func(*contract.Roo
 		if err != nil {
 			return nil, fmt.Errorf("encode room %s: %w", id, err)
 		}
-		_, err = s.kv.Update(ctx, id, data, rev)
+		rev, err = s.kv.Update(ctx, id, data, rev)
 		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			if err != nil {
 				return nil, fmt.Errorf("update room %s: %w", id, err)
 			}
+			s.remember(gen, rev, room)
 			return room, nil
 		}
 		if err := backoff(ctx, id, attempt); err != nil {

@@ -1,6 +1,6 @@
 // Command switchboard is the all-in-one Switchboard (an embedded NATS server
-// with JetStream and one of each service) and the operator's command-line
-// client.
+// with JetStream and one of each service), the operator's command-line
+// client, and a load generator for any deployment (switchboard bench).
 package main
 
 import (
@@ -19,6 +19,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/services/gateway"
 	"github.com/switchboard-rtc/switchboard/services/switchboard/internal/allinone"
+	"github.com/switchboard-rtc/switchboard/services/switchboard/internal/bench"
 	"github.com/switchboard-rtc/switchboard/services/switchboard/internal/cli"
 	"github.com/switchboard-rtc/switchboard/shared/auth"
 	"github.com/switchboard-rtc/switchboard/shared/contract"
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runAll(ctx, getenv, dev, stdout, stderr)
 	case "token":
 		return cli.Token(args, cenv)
+	case "bench":
+		return bench.Run(ctx, args, bench.Env{Getenv: getenv, Stdout: stdout, Stderr: stderr})
 	case "rooms", "members", "presence":
 		url, err := env.NATS(getenv)
 		if err != nil {

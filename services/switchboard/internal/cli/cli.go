@@ -34,8 +34,10 @@ const Usage = `usage:
   switchboard members add ROOM USER [--role member|owner]
   switchboard members remove ROOM USER
   switchboard presence ROOM
+  switchboard bench relay|latency|idle|join [--url ws://HOST:PORT[,...]] [flags]
+                                            load generator; bench SCENARIO -h lists its flags
 
-environment: SWITCHBOARD_JWT_SECRET (token), SWITCHBOARD_NATS_URL (the rest)`
+environment: SWITCHBOARD_JWT_SECRET (token, bench), SWITCHBOARD_NATS_URL (rooms, members, presence)`
 
 // Env is what a command needs from its surroundings.
 type Env struct {

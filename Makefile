@@ -9,7 +9,8 @@ FUZZ := services/gateway/internal/native:FuzzParse \
         services/membership:FuzzRequests \
         services/membership:FuzzDecodeAccess \
         services/presence:FuzzDecodeRoom \
-        services/presence:FuzzCheckJoin
+        services/presence:FuzzCheckJoin \
+        services/presence:FuzzRoomKey
 
 export GOFLAGS ?= -buildvcs=false
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/switchboard-rtc/switchboard/services/gateway/dialect"
@@ -61,10 +62,8 @@ type conn struct {
 	once   sync.Once
 
 	// Guarded by room.mu.
-	events  []*contract.PresenceEvent // while joining
-	view    map[string]known
-	users   map[string]int // connections per user id in view
-	joinRev uint64         // presence revision of this connection's join
+	welcomed bool   // the welcome is queued: presence changes are told
+	joinRev  uint64 // presence revision of this connection's join
 }
 
 func (g *Gateway) newConn(ws *websocket.Conn, d dialect.Dialect, roomID string, user contract.User, ctx context.Context) *conn {
@@ -243,9 +242,11 @@ func (c *conn) sweep(now time.Time) {
 	}()
 }
 
-// serveConn registers c in its room, sends the welcome, relays the client's
-// frames until it goes, and then takes it out of the room and presence.
-func (g *Gateway) serveConn(ctx context.Context, c *conn, joined func()) {
+// serveConn registers c in its room and sends the welcome; then a
+// goroutine of its own (serve) relays the client's frames until it goes.
+// The connect span ends at the welcome or when the join fails.
+func (g *Gateway) serveConn(ctx context.Context, c *conn, span trace.Span) {
+	defer span.End()
 	// Registering and the draining check share the lock Shutdown takes to
 	// start draining, so no connection slips past its close list.
 	g.connsMu.Lock()
@@ -257,21 +258,14 @@ func (g *Gateway) serveConn(ctx context.Context, c *conn, joined func()) {
 	g.conns[c] = struct{}{}
 	g.handlers.Add(1)
 	g.connsMu.Unlock()
-	defer g.handlers.Done()
-	defer func() {
-		g.connsMu.Lock()
-		delete(g.conns, c)
-		g.connsMu.Unlock()
-	}()
-	defer func() { <-c.closed }()
 
 	r, err := g.hub.acquire(ctx, c.roomID)
 	if err != nil {
 		g.log.Error("room subscription failed", slog.String("room_id", c.roomID), slog.Any("err", err))
 		c.kill(websocket.StatusInternalError, "internal error")
+		g.unregister(c)
 		return
 	}
-	defer g.hub.release(r)
 	jctx, cancel := context.WithTimeout(ctx, g.cfg.JoinTimeout)
 	err = r.join(jctx, c)
 	cancel()
@@ -281,15 +275,35 @@ func (g *Gateway) serveConn(ctx context.Context, c *conn, joined func()) {
 		// The join may have been stored after all (a reply lost or too
 		// late): take it back, or it would stay while this lease lives.
 		g.leave(c)
+		g.hub.release(r)
+		g.unregister(c)
 		return
 	}
 	g.joins.Add(1)
-	joined()
+	// Joining grew this goroutine's stack (JSON, NATS requests, tracing);
+	// the connection's long life starts on a fresh, small one that holds
+	// nothing of the connect.
+	go c.serve(r)
+}
 
+// serve relays the client's frames until it goes, then takes it out of the
+// room and presence.
+func (c *conn) serve(r *room) {
 	c.readLoop(r)
 	c.kill(websocket.StatusNormalClosure, "")
 	r.remove(c)
-	g.leave(c)
+	c.g.leave(c)
+	c.g.hub.release(r)
+	c.g.unregister(c)
+}
+
+// unregister waits for c's socket to close and forgets c.
+func (g *Gateway) unregister(c *conn) {
+	<-c.closed
+	g.connsMu.Lock()
+	delete(g.conns, c)
+	g.connsMu.Unlock()
+	g.handlers.Done()
 }
 
 // bufs holds read buffers: a connection takes one only while a frame is
@@ -358,7 +372,7 @@ func (c *conn) frame(r *room, typ websocket.MessageType, frame []byte) {
 		c.refuse(perr)
 		return
 	}
-	if s.To != "" && !r.knows(c, s.To) {
+	if s.To != "" && (s.To == c.id() || !r.knows(s.To)) {
 		c.refuse(&dialect.Error{Code: dialect.CodeUnknownTarget, Message: "no connection " + s.To + " in this room", Ref: s.Ref})
 		return
 	}

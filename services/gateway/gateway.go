@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,7 +33,7 @@ type Gateway struct {
 	id       string // gateway id, shown in presence
 	lease    string // this process's presence lease, new on every start
 
-	hub hub
+	hub *hub
 
 	draining atomic.Bool
 	joins    atomic.Int64 // successful presence joins, for lease-loss detection
@@ -76,8 +77,11 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger, tp trace.TracerProvider) (
 		ctx:      ctx,
 		stop:     stop,
 	}
-	g.hub = hub{g: g, rooms: map[string]*room{}}
-	g.background.Add(3)
+	g.hub = newHub(g, runtime.GOMAXPROCS(0))
+	g.background.Add(3 + len(g.hub.shards))
+	for _, shard := range g.hub.shards {
+		go g.hub.dispatch(ctx, shard)
+	}
 	go g.heartbeat(ctx)
 	go g.resyncLoop(ctx)
 	go g.sweeper(ctx)

@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 
@@ -77,7 +79,12 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, d dialect.Dial
 	ctx := telemetry.ExtractHTTP(r.Context(), r.Header)
 	ctx, span := g.tracer.Start(ctx, "gateway.connect", trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attribute.String("switchboard.dialect", d.Name())))
-	defer span.End()
+	served := false
+	defer func() {
+		if !served {
+			span.End()
+		}
+	}()
 	fail := func(why dialect.Refusal, msg string) {
 		span.SetStatus(codes.Error, msg)
 		d.Refuse(w, why)
@@ -107,7 +114,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, d dialect.Dial
 		return
 	}
 
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
 		// Tokens travel in headers or the URL, which another site's page
 		// cannot borrow; a cookie it can, so cookie logins keep the
 		// same-origin check.
@@ -119,7 +126,11 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, d dialect.Dial
 		return
 	}
 	c := g.newConn(ws, d, roomID, user, ctx)
-	g.serveConn(ctx, c, func() { span.End() })
+	// The connection lives on in a goroutine of its own: the handler's has
+	// grown a deep stack and holds the request, which an idle connection
+	// should not keep.
+	served = true
+	go g.serveConn(context.WithoutCancel(ctx), c, span)
 }
 
 // authorize asks membership whether userID may enter roomID. Failing to get
@@ -137,4 +148,22 @@ func (g *Gateway) authorize(ctx context.Context, roomID, userID string) (dialect
 		return dialect.Forbidden, false
 	}
 	return 0, true
+}
+
+// smallBuffers hands the WebSocket library smaller read and write buffers
+// than net/http's 4 KiB each: they live as long as the connection, idle or
+// not, and most frames are far smaller. A larger frame costs one more
+// read or write call.
+type smallBuffers struct{ http.ResponseWriter }
+
+// connBuffer is the size of each of a connection's two buffers.
+const connBuffer = 2 << 10
+
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil || brw.Reader.Buffered() > 0 {
+		// Bytes already read ahead stay in the server's reader.
+		return c, brw, err
+	}
+	return c, bufio.NewReadWriter(bufio.NewReaderSize(c, connBuffer), bufio.NewWriterSize(c, connBuffer)), nil
 }

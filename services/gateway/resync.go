@@ -55,13 +55,13 @@ func (h *hub) snapshot() []*room {
 	return rs
 }
 
-// resync compares each local connection's view with presence's list of the
-// room at revision R. A participant listed but unknown is learned (joined);
-// a known one missing from the list is forgotten (left) when it was learned
-// at or before R, since it must then have gone by R; one learned after R is
-// newer than the list and stays. A connection that joined after R is left
-// alone, and one that presence no longer lists is closed so that it
-// registers again.
+// resync compares the room's view with presence's list of the room at
+// revision R. A participant listed but unknown is learned (joined); a known
+// one missing from the list that joined at or before R must have left by R,
+// and is forgotten (left), told to the connections that joined before R.
+// One that joined after R is newer than the list and stays. A local
+// connection that joined at or before R and that presence no longer lists
+// is closed so that it registers again.
 func (r *room) resync(ctx context.Context, g *Gateway) error {
 	var list contract.PresenceList
 	if err := rpc.Call(ctx, g.nc, subject.PresenceList, contract.RoomRequest{RoomID: r.id}, &list); err != nil {
@@ -75,27 +75,19 @@ func (r *room) resync(ctx context.Context, g *Gateway) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, c := range r.members.Load().list {
-		if c.view == nil || c.joinRev > list.Revision {
-			continue
-		}
-		if _, ok := listed[c.id()]; !ok {
+		if _, ok := listed[c.id()]; !ok && c.welcomed && c.joinRev <= list.Revision {
 			c.kill(websocket.StatusGoingAway, "presence lost, reconnect")
-			continue
 		}
-		for id, k := range c.view {
-			if _, ok := listed[id]; !ok && k.rev <= list.Revision {
-				r.gone[id] = now
-				if f := c.forget(id, contract.ReasonClosed, true); f != nil {
-					c.send(f())
-				}
-			}
+	}
+	for id, p := range r.known {
+		if _, ok := listed[id]; !ok && p.Revision <= list.Revision {
+			r.gone[id] = now
+			r.forget(id, contract.ReasonClosed, list.Revision)
 		}
-		for id, p := range listed {
-			if _, left := r.gone[id]; !left && id != c.id() {
-				if f := c.learn(p, list.Revision, true); f != nil {
-					c.send(f())
-				}
-			}
+	}
+	for id, p := range listed {
+		if _, left := r.gone[id]; !left {
+			r.learn(p, nil)
 		}
 	}
 	return nil

@@ -18,44 +18,130 @@ import (
 )
 
 // hub holds the rooms this gateway has local connections in.
+//
+// Room subscriptions deliver into a few shared channels (shards) rather
+// than each having a goroutine of its own, as nats.go's async subscriptions
+// do: with rooms of two, that goroutine would cost as much as the
+// connections. A room's subscriptions all use one shard, whose one
+// dispatcher goroutine keeps each subject's messages in order.
 type hub struct {
-	g *Gateway
+	g      *Gateway
+	shards []chan *nats.Msg
+	subs   sync.Map // subject -> *route
 
 	mu    sync.Mutex
 	rooms map[string]*room
 }
 
-// room is one room as seen by this gateway: its NATS subscriptions and its
-// local connections.
+// shardDepth is how many messages a shard holds for its dispatcher; past
+// it, nats.go drops messages for the subscription (a slow consumer), which
+// the resync repairs for presence.
+const shardDepth = 32 << 10
+
+func newHub(g *Gateway, shards int) *hub {
+	h := &hub{g: g, rooms: map[string]*room{}, shards: make([]chan *nats.Msg, max(shards, 1))}
+	for i := range h.shards {
+		h.shards[i] = make(chan *nats.Msg, shardDepth)
+	}
+	return h
+}
+
+// dispatch delivers one shard's messages until ctx is done.
+func (h *hub) dispatch(ctx context.Context, shard chan *nats.Msg) {
+	defer h.g.background.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-shard:
+			rt, ok := h.subs.Load(m.Subject)
+			if !ok {
+				continue
+			}
+			// A message of an earlier subscription to the subject, still
+			// queued, is not the new one's.
+			if sub := rt.(*route).sub.Load(); sub != nil && m.Sub != sub {
+				continue
+			}
+			rt.(*route).f(m)
+		}
+	}
+}
+
+// route is where a subject's messages go. A room that is released and
+// acquired again gets new routes, so the old one's teardown cannot remove
+// the new one's.
+type route struct {
+	sub atomic.Pointer[nats.Subscription]
+	f   func(*nats.Msg)
+}
+
+// subscribe subscribes f to subj on the shard of room id.
+func (h *hub) subscribe(subj, id string, f func(*nats.Msg)) (*route, error) {
+	var sum uint32 = 2166136261 // FNV-1a
+	for i := 0; i < len(id); i++ {
+		sum = (sum ^ uint32(id[i])) * 16777619
+	}
+	// Stored first, so that no message finds the subscription unknown.
+	rt := &route{f: f}
+	h.subs.Store(subj, rt)
+	sub, err := h.g.nc.ChanSubscribe(subj, h.shards[sum%uint32(len(h.shards))])
+	if err != nil {
+		h.subs.CompareAndDelete(subj, rt)
+		return nil, err
+	}
+	rt.sub.Store(sub)
+	return rt, nil
+}
+
+// unsubscribe ends a route.
+func (h *hub) unsubscribe(rt *route) {
+	sub := rt.sub.Load()
+	if err := sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		h.g.log.Warn("unsubscribe", slog.String("subject", sub.Subject), slog.Any("err", err))
+	}
+	h.subs.CompareAndDelete(sub.Subject, rt)
+}
+
+// room is one room as seen by this gateway: its NATS subscriptions, its
+// local connections, and who is in it (its view).
 //
 // Signals are fanned out from an immutable snapshot of the local
 // connections (members), without the room's lock: a signal is decoded once,
 // rendered once per dialect, and the same frame is queued to every
 // receiver. Presence changes take the lock.
 //
-// Exactly-once discovery: a connection subscribes (through its room) before
-// it registers with presence, presence orders changes per room, and its
-// join reply lists everyone registered before it. Every later change reaches
-// the subscription. Each connection keeps the set of participants it has
-// been told about (its view): a joined event for someone already in the view
-// is dropped, and so is a left for someone who is not. Events from different
-// presence instances may arrive out of order; a left that overtakes its
-// joined leaves a tombstone (gone) so the late joined is dropped too.
+// Exactly-once discovery. A connection subscribes (through its room) before
+// it registers with presence; presence orders changes by revision, and a
+// join reply lists, with their join revisions, everyone present at the
+// join's own revision J. So a connection c has been told of a participant p
+// exactly when p joined after J (told by a joined event), or p joined before
+// J and left after it (in c's welcome). The room keeps one view for all its
+// connections, not one per connection: the participants it knows, each with
+// its join revision, and the ids that have left (tombstones, so that a
+// joined that arrives after its left is dropped). When the room first learns
+// of p, from whatever source, it tells each welcomed connection with J below
+// p's revision; when p leaves at revision L, it tells each welcomed
+// connection with J below L. A connection's welcome is its join reply plus
+// whatever the room learned meanwhile that joined after J.
 type room struct {
 	g               *Gateway
 	id              string
 	signalSubject   string
 	presenceSubject string
 
-	refs  int           // guarded by hub.mu
-	ready chan struct{} // closed once subscribed (or failed)
-	err   error         // set before ready is closed
-	subs  []*nats.Subscription
+	refs   int           // guarded by hub.mu; 0 while unsubscribing
+	ready  chan struct{} // closed once subscribed (or failed)
+	closed chan struct{} // closed once unsubscribed and out of the hub
+	err    error         // set before ready is closed
+	routes []*route
 
 	members atomic.Pointer[members] // replaced under mu
 
-	mu   sync.Mutex
-	gone map[string]time.Time // connection ids that have left
+	mu    sync.Mutex
+	known map[string]contract.Participant // the room's view: who is in it
+	users map[string]int                  // participants in known per user id
+	gone  map[string]time.Time            // connection ids that have left
 }
 
 // members is a snapshot of a room's local connections.
@@ -68,8 +154,21 @@ type members struct {
 func (h *hub) acquire(ctx context.Context, id string) (*room, error) {
 	h.mu.Lock()
 	r, ok := h.rooms[id]
+	for ok && r.refs == 0 {
+		// Its last user has gone and it is unsubscribing: wait, so that
+		// its subscriptions and the new ones never overlap.
+		h.mu.Unlock()
+		select {
+		case <-r.closed:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		h.mu.Lock()
+		r, ok = h.rooms[id]
+	}
 	if !ok {
-		r = &room{g: h.g, id: id, ready: make(chan struct{}), gone: map[string]time.Time{}}
+		r = &room{g: h.g, id: id, ready: make(chan struct{}), closed: make(chan struct{}),
+			known: map[string]contract.Participant{}, users: map[string]int{}, gone: map[string]time.Time{}}
 		r.members.Store(&members{})
 		h.rooms[id] = r
 	}
@@ -98,19 +197,18 @@ func (h *hub) release(r *room) {
 	h.mu.Lock()
 	r.refs--
 	last := r.refs == 0
-	if last {
-		delete(h.rooms, r.id)
-	}
 	h.mu.Unlock()
 	if !last {
 		return
 	}
 	<-r.ready
-	for _, s := range r.subs {
-		if err := s.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
-			h.g.log.Warn("unsubscribe", slog.String("subject", s.Subject), slog.Any("err", err))
-		}
+	for _, rt := range r.routes {
+		h.unsubscribe(rt)
 	}
+	h.mu.Lock()
+	delete(h.rooms, r.id)
+	close(r.closed)
+	h.mu.Unlock()
 }
 
 func (r *room) subscribe() error {
@@ -122,16 +220,16 @@ func (r *room) subscribe() error {
 	if r.presenceSubject, err = subject.RoomPresence(r.id); err != nil {
 		return err
 	}
-	sig, err := g.nc.Subscribe(r.signalSubject, r.onSignal)
+	sig, err := g.hub.subscribe(r.signalSubject, r.id, r.onSignal)
 	if err != nil {
 		return fmt.Errorf("subscribe %s: %w", r.signalSubject, err)
 	}
-	r.subs = append(r.subs, sig)
-	pres, err := g.nc.Subscribe(r.presenceSubject, r.onPresence)
+	r.routes = append(r.routes, sig)
+	pres, err := g.hub.subscribe(r.presenceSubject, r.id, r.onPresence)
 	if err != nil {
 		return fmt.Errorf("subscribe %s: %w", r.presenceSubject, err)
 	}
-	r.subs = append(r.subs, pres)
+	r.routes = append(r.routes, pres)
 	// The server must know of both subscriptions before presence hears of
 	// the join, or an event could slip past.
 	if err := g.nc.Flush(); err != nil {
@@ -174,24 +272,25 @@ func (r *room) join(ctx context.Context, c *conn) error {
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	c.view = make(map[string]known, len(rep.Participants))
-	c.users = map[string]int{}
 	c.joinRev = rep.Revision
+	others := make([]contract.Participant, 0, len(rep.Participants))
+	listed := make(map[string]bool, len(rep.Participants))
 	for _, p := range rep.Participants {
-		if _, left := r.gone[p.ConnectionID]; !left && p.ConnectionID != c.id() {
-			c.learn(p, rep.Revision, false)
+		if _, left := r.gone[p.ConnectionID]; left || p.ConnectionID == c.id() {
+			continue
+		}
+		listed[p.ConnectionID] = true
+		others = append(others, p)
+		r.learn(p, c)
+	}
+	// What the room learned while c was joining, from after c's join.
+	for id, p := range r.known {
+		if !listed[id] && id != c.id() && p.Revision > c.joinRev {
+			others = append(others, p)
 		}
 	}
-	for _, ev := range c.events {
-		r.apply(c, ev, false)
-	}
-	c.events = nil
-
-	others := make([]contract.Participant, 0, len(c.view))
-	for _, k := range c.view {
-		others = append(others, k.p)
-	}
 	sortParticipants(others)
+	c.welcomed = true
 	c.welcome(c.d.Welcome(c.self, r.id, others))
 	return nil
 }
@@ -203,11 +302,12 @@ func (r *room) remove(c *conn) {
 	r.mu.Unlock()
 }
 
-// knows reports whether c has been told about connection id.
-func (r *room) knows(c *conn, id string) bool {
+// knows reports whether connection id is in the room, as far as this
+// gateway knows.
+func (r *room) knows(id string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	_, ok := c.view[id]
+	_, ok := r.known[id]
 	return ok
 }
 
@@ -277,41 +377,13 @@ func (r *room) onPresence(m *nats.Msg) {
 			c.kill(websocket.StatusGoingAway, "presence lost, reconnect")
 		}
 	}
-	var cache [maxDialects][]byte
-	for _, c := range ms.list {
-		if c.view == nil {
-			c.events = append(c.events, &ev)
-			continue
+	if ev.Event == contract.EventJoined {
+		if _, left := r.gone[id]; !left {
+			p := ev.Participant
+			p.Revision = max(p.Revision, ev.Revision)
+			r.learn(p, nil)
 		}
-		if f := r.apply(c, &ev, true); f != nil {
-			c.send(cached(&cache[c.dix], f))
-		}
+		return
 	}
-}
-
-// cached returns the frame in *slot, or render's if the slot is empty.
-func cached(slot *[]byte, render func() []byte) []byte {
-	if *slot == nil {
-		*slot = render()
-	}
-	return *slot
-}
-
-// apply updates c's view with ev. It returns what renders the frame that
-// tells the client, when notify is set and the dialect tells of it.
-func (r *room) apply(c *conn, ev *contract.PresenceEvent, notify bool) func() []byte {
-	p := ev.Participant
-	switch {
-	case p.ConnectionID == c.id():
-	case ev.Event == contract.EventJoined:
-		// A join stored before c's own is in c's snapshot already, or has
-		// left since: either way, nothing to tell.
-		stale := ev.Revision != 0 && ev.Revision < c.joinRev
-		if _, left := r.gone[p.ConnectionID]; !left && !stale {
-			return c.learn(p, ev.Revision, notify)
-		}
-	case ev.Event == contract.EventLeft:
-		return c.forget(p.ConnectionID, ev.Reason, notify)
-	}
-	return nil
+	r.forget(id, ev.Reason, ev.Revision)
 }

@@ -12,7 +12,6 @@ import (
 const (
 	DefaultLeaseTTL     = 9 * time.Second
 	DefaultReapInterval = time.Second
-	DefaultEmptyRoomTTL = time.Minute
 )
 
 // ErrInvalidConfig is returned (wrapped, naming the variable or field) for a
@@ -29,9 +28,6 @@ type Config struct {
 	LeaseTTL time.Duration
 	// ReapInterval is how often each instance looks for expired leases.
 	ReapInterval time.Duration
-	// EmptyRoomTTL is how long a room's key stays after its last
-	// participant left, before the reaper removes it.
-	EmptyRoomTTL time.Duration
 }
 
 // LoadConfig reads the configuration from the environment through getenv:
@@ -51,9 +47,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ReapInterval == 0 {
 		c.ReapInterval = DefaultReapInterval
-	}
-	if c.EmptyRoomTTL == 0 {
-		c.EmptyRoomTTL = DefaultEmptyRoomTTL
 	}
 	if c.LeaseTTL < 0 {
 		return Config{}, fmt.Errorf("%w: LeaseTTL %v is negative", ErrInvalidConfig, c.LeaseTTL)

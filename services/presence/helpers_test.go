@@ -23,6 +23,10 @@ import (
 // testConfig makes leases run out quickly.
 var testConfig = Config{LeaseTTL: time.Second, ReapInterval: 100 * time.Millisecond}
 
+// legacyRoomKey is the key that held a whole room before each connection
+// had its own key: rooms.<room_id>.
+func legacyRoomKey(roomID string) string { return roomPrefix + roomID }
+
 // startService starts an instance on its own connection to s. It is
 // stopped when the test ends, and its log is shown if the test failed.
 func startService(tb testing.TB, s *server.Server, cfg Config, tp trace.TracerProvider) *Service {

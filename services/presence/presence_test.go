@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/switchboard-rtc/switchboard/shared/contract"
@@ -172,6 +171,8 @@ func TestBadRequests(t *testing.T) {
 			tc{"leave room " + strconv.Quote(room), subject.PresenceLeave, fmt.Sprintf(`{"room_id":%q,"connection_id":"c1"}`, room)},
 			tc{"join lease " + strconv.Quote(room), subject.PresenceJoin, joinReq("r1", "c1", "u1", "g1", room)},
 			tc{"join gateway " + strconv.Quote(room), subject.PresenceJoin, joinReq("r1", "c1", "u1", room, "L1")},
+			tc{"join connection " + strconv.Quote(room), subject.PresenceJoin, joinReq("r1", room, "u1", "g1", "L1")},
+			tc{"leave connection " + strconv.Quote(room), subject.PresenceLeave, fmt.Sprintf(`{"room_id":"r1","connection_id":%q}`, room)},
 			tc{"heartbeat lease " + strconv.Quote(room), subject.PresenceHeartbeat, fmt.Sprintf(`{"gateway_id":"g1","lease":%q}`, room)},
 			tc{"heartbeat gateway " + strconv.Quote(room), subject.PresenceHeartbeat, fmt.Sprintf(`{"gateway_id":%q,"lease":"L1"}`, room)},
 		)
@@ -408,24 +409,29 @@ func TestOrphanedEntriesAreReaped(t *testing.T) {
 	events := watchRooms(t, nc, "r1")
 
 	// An instance that stopped between deleting a lease and removing its
-	// entries leaves entries whose lease key is gone.
-	old := time.Now().Add(-time.Hour).UTC()
-	call[contract.JoinReply](t, nc, subject.PresenceJoin, contract.JoinRequest{
-		RoomID:      "r1",
-		Participant: contract.Participant{ConnectionID: "old", User: contract.User{ID: "u"}, GatewayID: "g", JoinedAt: old},
-		Lease:       "L9",
-	})
+	// entries leaves entries whose lease key is gone. They are removed
+	// once older than the lease TTL; L8 keeps beating all along.
+	join(t, nc, "r1", "old", "u", "L9")
 	join(t, nc, "r1", "alive", "u", "L8")
-	heartbeat(t, nc, "L8")
 	if err := svc.kv.Delete(context.Background(), leaseKey("L9")); err != nil {
 		t.Fatal(err)
 	}
 	events.take()
+	var beat time.Time
 	poll.Until(t, 5*time.Second, "left for the orphan", func() bool {
+		if time.Since(beat) > testConfig.LeaseTTL/5 {
+			heartbeat(t, nc, "L8")
+			beat = time.Now()
+		}
 		return count(events.all(), contract.EventLeft, "old") == 1
 	})
 	if got := ids(list(t, nc, "r1")); !slices.Equal(got, []string{"alive"}) {
 		t.Errorf("list = %v, want [alive]", got)
+	}
+	for _, ev := range events.all() {
+		if ev.Event == contract.EventLeft && (ev.Participant.ConnectionID != "old" || ev.Reason != contract.ReasonGatewayLost) {
+			t.Errorf("left event %+v, want only old's, gateway_lost", ev.PresenceEvent)
+		}
 	}
 }
 
@@ -466,31 +472,5 @@ func TestStartRefusesNegativeDurations(t *testing.T) {
 		if _, err := Start(context.Background(), nc, cfg, nil, nil); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("Start(%+v) err = %v, want ErrInvalidConfig", cfg, err)
 		}
-	}
-}
-
-// TestEmptyRoomKeyRemoved checks that the reaper drops the key of a room
-// that stayed empty, and that the room works again afterwards.
-func TestEmptyRoomKeyRemoved(t *testing.T) {
-	s := natstest.Server(t)
-	cfg := testConfig
-	cfg.EmptyRoomTTL = 10 * time.Millisecond
-	svc := startService(t, s, cfg, nil)
-	nc := natstest.Connect(t, s)
-	join(t, nc, "gone", "c1", "alice", "L1")
-	leave(t, nc, "gone", "c1", contract.ReasonClosed)
-	poll.Until(t, 10*time.Second, "the empty room's key to be removed", func() bool {
-		_, err := svc.kv.Get(context.Background(), roomKey("gone"))
-		return errors.Is(err, jetstream.ErrKeyNotFound)
-	})
-	var list contract.PresenceList
-	if err := rpc.Call(context.Background(), nc, subject.PresenceList, contract.RoomRequest{RoomID: "gone"}, &list); err != nil {
-		t.Fatal(err)
-	}
-	if len(list.Participants) != 0 || list.Revision == 0 {
-		t.Fatalf("list of a removed room = %+v, want nobody at a non-zero revision", list)
-	}
-	if rep := join(t, nc, "gone", "c2", "bob", "L1"); len(rep.Participants) != 0 || rep.Revision <= list.Revision {
-		t.Fatalf("join after removal = %+v, want nobody at a revision above %d", rep, list.Revision)
 	}
 }

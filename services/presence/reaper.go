@@ -47,12 +47,19 @@ type leaseState struct {
 	created  time.Time
 }
 
+// suspect is an entry whose lease was not seen alive.
+type suspect struct {
+	e       entry
+	rev     uint64
+	created time.Time
+}
+
 // reap does one pass. First it deletes every lease it sees expired, each
 // guarded by the revision it saw (a heartbeat that came first wins). Then,
 // when it deleted or saw expired leases, or when the last full sweep
-// (lastSweep) is older than LeaseTTL, it goes through the rooms and removes
-// the entries whose lease is gone. It returns when it swept the rooms (zero
-// if it did not).
+// (lastSweep) is older than LeaseTTL, it goes through every room entry and
+// removes those whose lease is gone, and migrates keys of the older layout.
+// It returns when it swept the rooms (zero if it did not).
 func (s *Service) reap(ctx context.Context, lastSweep time.Time) (time.Time, error) {
 	leases := map[string]leaseState{}
 	err := s.scan(ctx, leasePrefix+">", true, func(e jetstream.KeyValueEntry) {
@@ -76,6 +83,7 @@ func (s *Service) reap(ctx context.Context, lastSweep time.Time) (time.Time, err
 		switch {
 		case err == nil:
 			dead[lease] = true
+			s.leases.forget(lease)
 			s.log.Info("lease expired", slog.String("lease", lease), slog.Duration("age", now.Sub(st.created)))
 		case isConflict(err):
 			// Renewed, or deleted by another instance, since we looked.
@@ -87,87 +95,102 @@ func (s *Service) reap(ctx context.Context, lastSweep time.Time) (time.Time, err
 		return time.Time{}, errors.Join(errs...)
 	}
 
-	rooms := map[string][]entry{}
-	empty := map[string]uint64{} // key -> revision, emptied more than EmptyRoomTTL ago
-	err = s.scan(ctx, roomPrefix+">", false, func(e jetstream.KeyValueEntry) {
-		entries, err := decodeRoom(e.Value())
-		if err != nil {
-			errs = append(errs, err)
+	suspects := map[string][]suspect{} // room id -> entries
+	var legacy, damaged []jetstream.KeyValueEntry
+	err = s.scan(ctx, roomPrefix+">", false, func(kve jetstream.KeyValueEntry) {
+		roomID, connID, ok := splitRoomKey(kve.Key())
+		switch {
+		case !ok:
+			return
+		case connID == "":
+			legacy = append(legacy, kve)
 			return
 		}
-		if len(entries) == 0 && now.Sub(e.Created()) > s.cfg.EmptyRoomTTL {
-			empty[e.Key()] = e.Revision()
+		e, err := decodeEntry(connID, kve.Value())
+		switch {
+		case err != nil:
+			if now.Sub(kve.Created()) > s.cfg.LeaseTTL {
+				damaged = append(damaged, kve)
+			}
+		case !alive[e.Lease]:
+			e.Revision = kve.Revision()
+			suspects[roomID] = append(suspects[roomID], suspect{e: e, rev: kve.Revision(), created: kve.Created()})
 		}
-		rooms[strings.TrimPrefix(e.Key(), roomPrefix)] = entries
 	})
 	if err != nil {
 		return time.Time{}, errors.Join(append(errs, err)...)
 	}
-	for key, rev := range empty {
-		// A room left empty for a while: drop its key. A join that came
-		// first wins (the purge is guarded by the revision).
-		if err := s.kv.Purge(ctx, key, jetstream.LastRevision(rev), jetstream.PurgeTTL(markerTTL)); err != nil && !isConflict(err) {
+	for _, kve := range legacy {
+		errs = append(errs, s.migrate(ctx, kve))
+	}
+	for _, kve := range damaged {
+		// Nobody can list or remove what does not decode: drop it.
+		s.log.Warn("dropping a room entry that does not decode", slog.String("key", kve.Key()))
+		if _, err := s.purge(ctx, kve.Key(), kve.Revision(), nil); err != nil && !isConflict(err) {
 			errs = append(errs, err)
 		}
 	}
-	for roomID, entries := range rooms {
+	// Whether a lease is gone is read after its entries were, so an entry
+	// created after its join put the lease is never reaped for a lease
+	// that was gone before.
+	gone := map[string]bool{}
+	for roomID, entries := range suspects {
 		if ctx.Err() != nil {
 			errs = append(errs, ctx.Err())
 			break
 		}
-		for _, e := range entries {
-			if !alive[e.Lease] {
-				errs = append(errs, s.reapRoom(ctx, roomID, alive, dead))
-				break
-			}
-		}
+		errs = append(errs, s.reapRoom(ctx, roomID, entries, dead, gone))
 	}
 	return now, errors.Join(errs...)
 }
 
-// reapRoom removes, under compare-and-set, the room's entries whose lease
-// is gone: deleted by this pass (dead), or missing while the entry is older
-// than LeaseTTL. Whether a lease is gone is read after the room, so a join
-// that put its lease and then wrote the room is never reaped. It publishes
-// a left event (gateway_lost) for each entry its write removed.
-func (s *Service) reapRoom(ctx context.Context, roomID string, alive, dead map[string]bool) error {
-	var removed []entry
-	_, rev, wrote, err := s.changeRoom(ctx, roomID, func(cur []entry) ([]entry, bool, error) {
-		removed = nil
-		gone := map[string]bool{}
-		keep := make([]entry, 0, len(cur))
-		for _, e := range cur {
-			if alive[e.Lease] {
-				keep = append(keep, e)
+// reapRoom removes the room's entries whose lease is gone: deleted by this
+// pass (dead), or missing while the entry is older than LeaseTTL (an
+// instance stopped between deleting a lease and removing its entries).
+// Each removal is guarded by the entry's revision, so an entry that left,
+// or that another instance reaped, meanwhile is not removed again. It
+// publishes a left event (gateway_lost) for each entry it removed.
+func (s *Service) reapRoom(ctx context.Context, roomID string, entries []suspect, dead, gone map[string]bool) error {
+	type removal struct {
+		e   entry
+		rev uint64
+	}
+	var removed []removal
+	var errs []error
+	for _, sp := range entries {
+		lease := sp.e.Lease
+		g, ok := gone[lease]
+		if !ok {
+			var err error
+			if g, err = s.leaseGone(ctx, lease); err != nil {
+				errs = append(errs, err)
 				continue
 			}
-			g, ok := gone[e.Lease]
-			if !ok {
-				var err error
-				if g, err = s.leaseGone(ctx, e.Lease); err != nil {
-					return nil, false, err
-				}
-				gone[e.Lease] = g
-			}
-			if g && (dead[e.Lease] || time.Since(e.JoinedAt) > s.cfg.LeaseTTL) {
-				removed = append(removed, e)
-			} else {
-				keep = append(keep, e)
-			}
+			gone[lease] = g
 		}
-		return keep, len(removed) > 0, nil
-	})
-	if err != nil || !wrote {
-		return err
+		if !g || !(dead[lease] || time.Since(sp.created) > s.cfg.LeaseTTL) {
+			continue
+		}
+		rev, err := s.removeEntry(ctx, roomID, sp.e, sp.rev)
+		if isConflict(err) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, removal{sp.e, rev})
+	}
+	if len(removed) == 0 {
+		return errors.Join(errs...)
 	}
 	ctx, span := s.tracer.Start(ctx, "presence.reap")
 	span.SetAttributes(attribute.String("room_id", roomID), attribute.Int("removed", len(removed)))
 	defer span.End()
-	var errs []error
-	for _, e := range removed {
-		s.log.Info("reaped", slog.String("room_id", roomID), slog.String("connection_id", e.ConnectionID),
-			slog.String("lease", e.Lease), slog.String("gateway_id", e.GatewayID))
-		ev := contract.PresenceEvent{Event: contract.EventLeft, Participant: e.Participant, Reason: contract.ReasonGatewayLost, Revision: rev}
+	for _, r := range removed {
+		s.log.Info("reaped", slog.String("room_id", roomID), slog.String("connection_id", r.e.ConnectionID),
+			slog.String("lease", r.e.Lease), slog.String("gateway_id", r.e.GatewayID))
+		ev := contract.PresenceEvent{Event: contract.EventLeft, Participant: r.e.Participant, Reason: contract.ReasonGatewayLost, Revision: r.rev}
 		errs = append(errs, s.publish(ctx, roomID, ev))
 	}
 	return errors.Join(errs...)

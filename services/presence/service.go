@@ -30,21 +30,30 @@ const version = "0.1.0"
 // Service is a running presence service instance.
 type Service struct {
 	nc     *nats.Conn
+	js     jetstream.JetStream
 	kv     jetstream.KeyValue
 	cfg    Config
 	log    *slog.Logger
 	tracer trace.Tracer
 	svc    micro.Service
+	pool   *rpc.Pool
+	leases *leaseCache
+	mirror *mirror
+	fence  string // this instance's fence key
+
+	stopMirror context.CancelFunc
+	mirrorDone chan struct{}
+	watching   atomic.Pointer[jetstream.KeyWatcher] // the mirror's watcher, for tests
 
 	stopReaper context.CancelFunc
 	reaperDone chan struct{}
 	reapPasses atomic.Int64 // passes ended, for tests
 }
 
-// Start opens (creating if need be) the KV bucket, registers the presence micro
-// service with its endpoints and starts the reaper. ctx bounds the start-up
-// only; the service runs until Stop. A nil log discards, a nil tp traces
-// nothing.
+// Start opens (creating if need be) the KV bucket, migrates room keys of
+// the older layout, registers the presence micro service with its
+// endpoints and starts the reaper. ctx bounds the start-up only; the
+// service runs until Stop. A nil log discards, a nil tp traces nothing.
 func Start(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger, tp trace.TracerProvider) (*Service, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -62,7 +71,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger, tp 
 	}
 	kv, err := bucket.Open(ctx, js, jetstream.KeyValueConfig{
 		Bucket:         bucketName,
-		Description:    "Switchboard presence: rooms.<room_id> participants, leases.<lease> liveness",
+		Description:    "Switchboard presence: rooms.<room_id>.<connection_id> participants, leases.<lease> liveness",
 		History:        1,
 		Storage:        jetstream.FileStorage,
 		LimitMarkerTTL: markerTTL,
@@ -72,10 +81,21 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger, tp 
 	}
 	s := &Service{
 		nc:     nc,
+		js:     js,
 		kv:     kv,
 		cfg:    cfg,
 		log:    log,
 		tracer: tp.Tracer("switchboard/presence"),
+		pool:   rpc.NewPool(nc, rpc.DefaultConcurrency),
+		leases: newLeaseCache(cfg.LeaseTTL),
+		mirror: newMirror(markerTTL),
+	}
+	if err := s.migrateAll(ctx); err != nil {
+		// The reaper migrates what is left.
+		log.Warn("migrating room keys failed", slog.Any("err", err))
+	}
+	if err := s.startMirror(ctx); err != nil {
+		return nil, err
 	}
 	s.svc, err = micro.AddService(nc, micro.Config{
 		Name:        subject.PresenceService,
@@ -83,8 +103,10 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger, tp 
 		Description: "who is in which room, across gateways",
 	})
 	if err != nil {
+		s.stopWatching()
 		return nil, fmt.Errorf("presence: add service: %w", err)
 	}
+	s.fence = fencePrefix + s.svc.Info().ID
 	endpoints := []struct {
 		name, subject string
 		handler       micro.Handler
@@ -95,8 +117,11 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger, tp 
 		{"heartbeat", subject.PresenceHeartbeat, rpc.Handle(s.tracer, log, subject.PresenceHeartbeat, s.heartbeat)},
 	}
 	for _, e := range endpoints {
-		if err := s.svc.AddEndpoint(e.name, e.handler, micro.WithEndpointSubject(e.subject)); err != nil {
-			return nil, errors.Join(fmt.Errorf("presence: endpoint %s: %w", e.subject, err), s.svc.Stop())
+		h := s.pool.Concurrent(e.handler)
+		if err := s.svc.AddEndpoint(e.name, h, micro.WithEndpointSubject(e.subject)); err != nil {
+			err = errors.Join(fmt.Errorf("presence: endpoint %s: %w", e.subject, err), s.svc.Stop())
+			s.stopWatching()
+			return nil, err
 		}
 	}
 	// Make sure the server has the subscriptions before anyone is told
@@ -106,7 +131,9 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger, tp 
 		flush = func() error { return nc.FlushWithContext(ctx) }
 	}
 	if err := flush(); err != nil {
-		return nil, errors.Join(fmt.Errorf("presence: flush: %w", err), s.svc.Stop())
+		err = errors.Join(fmt.Errorf("presence: flush: %w", err), s.svc.Stop())
+		s.stopWatching()
+		return nil, err
 	}
 	reapCtx, cancel := context.WithCancel(context.Background())
 	s.stopReaper = cancel
@@ -119,13 +146,15 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger, tp 
 }
 
 // Stop stops taking requests and stops the reaper, waiting for its pass to
-// end. Requests already received are still answered (micro drains its
-// subscriptions); draining the connection waits for them. Stop may be
-// called more than once.
+// end. Requests already received are still answered: micro drains its
+// subscriptions, and Stop waits for the handlers still running. Then it
+// stops watching the bucket. Stop may be called more than once.
 func (s *Service) Stop() error {
 	err := s.svc.Stop()
+	s.pool.Stop()
 	s.stopReaper()
 	<-s.reaperDone
+	s.stopWatching()
 	if err != nil {
 		return fmt.Errorf("presence: stop service: %w", err)
 	}
@@ -158,6 +187,7 @@ func checkJoin(req *contract.JoinRequest) error {
 		return badRequest("participant.user.id", errMissing)
 	}
 	return cmp.Or(
+		checkID("participant.connection_id", req.Participant.ConnectionID),
 		checkID("participant.gateway_id", req.Participant.GatewayID),
 		checkID("lease", req.Lease),
 	)
@@ -168,28 +198,39 @@ func (s *Service) join(ctx context.Context, req *contract.JoinRequest) (*contrac
 		return nil, err
 	}
 	p := req.Participant
+	p.Revision = 0
 	if p.JoinedAt.IsZero() {
 		p.JoinedAt = time.Now().UTC()
 	}
-	if err := s.putLease(ctx, req.Lease, p.GatewayID); err != nil {
+	if err := s.ensureLease(ctx, req.Lease, p.GatewayID); err != nil {
 		return nil, err
 	}
-	stored, rev, added, err := s.changeRoom(ctx, req.RoomID, func(cur []entry) ([]entry, bool, error) {
-		if indexOf(cur, p.ConnectionID) >= 0 {
-			return nil, false, nil // a repeat: it is already there
+	rev, err := s.createEntry(ctx, req.RoomID, entry{Participant: p, Lease: req.Lease})
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		// A repeat: it is already there. Nothing changes, nothing is
+		// announced, and the reply shows the room as it is now.
+		entries, now, err := s.roomNow(ctx, req.RoomID)
+		if err != nil {
+			return nil, err
 		}
-		return append(cur, entry{Participant: p, Lease: req.Lease}), true, nil
-	})
+		return &contract.JoinReply{Participants: participants(entries, p.ConnectionID), Revision: now}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	if added {
-		ev := contract.PresenceEvent{Event: contract.EventJoined, Participant: p, Revision: rev}
-		if err := s.publish(ctx, req.RoomID, ev); err != nil {
-			return nil, err
-		}
+	p.Revision = rev
+	ev := contract.PresenceEvent{Event: contract.EventJoined, Participant: p, Revision: rev}
+	if err := s.publish(ctx, req.RoomID, ev); err != nil {
+		return nil, err
 	}
-	return &contract.JoinReply{Participants: participants(stored, p.ConnectionID), Revision: rev}, nil
+	// Everyone registered before this join and still there at its
+	// revision: the changes before rev are in the reply, the later ones
+	// reach the gateway as events.
+	if err := s.mirror.wait(ctx, rev); err != nil {
+		return nil, fmt.Errorf("room %s at revision %d: %w", req.RoomID, rev, err)
+	}
+	entries, _ := s.mirror.at(req.RoomID, rev-1)
+	return &contract.JoinReply{Participants: participants(entries, p.ConnectionID), Revision: rev}, nil
 }
 
 func (s *Service) leave(ctx context.Context, req *contract.LeaveRequest) (*contract.LeaveReply, error) {
@@ -198,6 +239,9 @@ func (s *Service) leave(ctx context.Context, req *contract.LeaveRequest) (*contr
 	}
 	if req.ConnectionID == "" {
 		return nil, badRequest("connection_id", errMissing)
+	}
+	if err := checkID("connection_id", req.ConnectionID); err != nil {
+		return nil, err
 	}
 	reason := req.Reason
 	switch reason {
@@ -208,25 +252,43 @@ func (s *Service) leave(ctx context.Context, req *contract.LeaveRequest) (*contr
 		return nil, rpc.Errorf(400, "reason: want %s, %s or %s, got %q",
 			contract.ReasonClosed, contract.ReasonGatewayLost, contract.ReasonKicked, reason)
 	}
-	var gone entry
-	_, rev, removed, err := s.changeRoom(ctx, req.RoomID, func(cur []entry) ([]entry, bool, error) {
-		i := indexOf(cur, req.ConnectionID)
-		if i < 0 {
-			return nil, false, nil
+	key := roomKey(req.RoomID, req.ConnectionID)
+	// The mirror usually knows the entry: then removing it is one write.
+	e, ok := s.mirror.lookup(req.RoomID, req.ConnectionID)
+	for attempt := range maxAttempts {
+		if attempt > 0 {
+			if err := jitter(ctx, attempt); err != nil {
+				return nil, fmt.Errorf("%s: %w", key, err)
+			}
 		}
-		gone = cur[i]
-		return append(cur[:i], cur[i+1:]...), true, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if removed {
-		ev := contract.PresenceEvent{Event: contract.EventLeft, Participant: gone.Participant, Reason: reason, Revision: rev}
+		if !ok || attempt > 0 {
+			kve, err := s.kv.Get(ctx, key)
+			if errors.Is(err, jetstream.ErrKeyNotFound) {
+				return &contract.LeaveReply{Removed: false}, nil
+			}
+			if err != nil {
+				return nil, fmt.Errorf("get %s: %w", key, err)
+			}
+			if e, err = decodeEntry(req.ConnectionID, kve.Value()); err != nil {
+				// Damaged: remove it all the same, announcing what is known.
+				e = entry{Participant: contract.Participant{ConnectionID: req.ConnectionID}}
+			}
+			e.Revision = kve.Revision()
+		}
+		rev, err := s.removeEntry(ctx, req.RoomID, e, e.Revision)
+		if isConflict(err) {
+			continue // removed, or written again, since it was read
+		}
+		if err != nil {
+			return nil, err
+		}
+		ev := contract.PresenceEvent{Event: contract.EventLeft, Participant: e.Participant, Reason: reason, Revision: rev}
 		if err := s.publish(ctx, req.RoomID, ev); err != nil {
 			return nil, err
 		}
+		return &contract.LeaveReply{Removed: true}, nil
 	}
-	return &contract.LeaveReply{Removed: removed}, nil
+	return nil, fmt.Errorf("%s: %w", key, errBusy)
 }
 
 func (s *Service) heartbeat(ctx context.Context, req *contract.HeartbeatRequest) (*contract.HeartbeatReply, error) {
@@ -244,7 +306,7 @@ func (s *Service) list(ctx context.Context, req *contract.RoomRequest) (*contrac
 	if err := checkID("room_id", req.RoomID); err != nil {
 		return nil, err
 	}
-	entries, rev, err := s.listRoom(ctx, req.RoomID)
+	entries, rev, err := s.roomNow(ctx, req.RoomID)
 	if err != nil {
 		return nil, err
 	}
@@ -265,4 +327,22 @@ func (s *Service) publish(ctx context.Context, roomID string, ev contract.Presen
 		return fmt.Errorf("publish %s: %w", subj, err)
 	}
 	return nil
+}
+
+// roomNow returns the room's entries as of now, and the revision they are
+// at: the last change to the room at or before a fence written now (the
+// fence itself when the mirror knows of none).
+func (s *Service) roomNow(ctx context.Context, roomID string) ([]entry, uint64, error) {
+	f, err := s.writeFence(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := s.mirror.wait(ctx, f); err != nil {
+		return nil, 0, fmt.Errorf("room %s at revision %d: %w", roomID, f, err)
+	}
+	entries, last := s.mirror.at(roomID, f)
+	if last == 0 {
+		last = f
+	}
+	return entries, last, nil
 }

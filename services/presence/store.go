@@ -8,43 +8,57 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchboard-rtc/switchboard/shared/contract"
-	"github.com/switchboard-rtc/switchboard/shared/roomid"
 )
 
 const (
 	// bucketName is the JetStream KV bucket presence keeps its state in.
 	bucketName = "presence"
-	// markerTTL is how long the marker of a deleted key stays in the
-	// bucket; the server then removes it.
+	// keySubjectPrefix is what the bucket's stream prefixes each key with
+	// to make its subject.
+	keySubjectPrefix = "$KV." + bucketName + "."
+
+	// markerTTL is how long the marker of a removed key stays in the
+	// bucket; the server then removes it. The mirror keeps removed entries
+	// as long.
 	markerTTL = time.Minute
 
 	roomPrefix  = "rooms."
 	leasePrefix = "leases."
+	fencePrefix = "fences."
 
-	// maxAttempts bounds the compare-and-set retries of one change; with
-	// n concurrent writers to one room a change needs at most n attempts.
+	// maxAttempts bounds the compare-and-set retries of one change.
 	maxAttempts = 200
+
+	// KV headers, as nats.go's KV writes them.
+	kvOperationHeader = "KV-Operation"
+	kvOperationPurge  = "PURGE"
 )
 
 // errBusy is returned (wrapped with the key) when a change lost the
 // compare-and-set race maxAttempts times in a row.
 var errBusy = errors.New("too many concurrent changes")
 
-// entry is one participant as stored in a room key: the participant and the
-// lease it was registered under.
+// entry is one connection in a room, the value of the key
+// rooms.<room_id>.<connection_id>: the participant and the lease it was
+// registered under.
+//
+// When the entry is removed, its key is purged with a marker whose value is
+// the entry again, with Joined set to the revision the entry was created
+// at (see mirror).
+//
+// The participant's Revision is not stored: it is the revision of the
+// entry's key, set when the entry is read.
 type entry struct {
 	contract.Participant
-	Lease string `json:"lease"`
-}
-
-// roomValue is the JSON value of a rooms.<room_id> key.
-type roomValue struct {
-	Participants []entry `json:"participants"`
+	Lease  string `json:"lease"`
+	Joined uint64 `json:"joined_revision,omitempty"`
 }
 
 // leaseValue is the JSON value of a leases.<lease> key.
@@ -52,23 +66,39 @@ type leaseValue struct {
 	GatewayID string `json:"gateway_id"`
 }
 
-func roomKey(roomID string) string { return roomPrefix + roomID }
+// roomKey is the key of one connection in a room:
+// rooms.<room_id>.<connection_id>. Both are checked ids (roomid rules), so
+// the key has exactly three tokens.
+func roomKey(roomID, connID string) string { return roomPrefix + roomID + "." + connID }
+
 func leaseKey(lease string) string { return leasePrefix + lease }
 
-// decodeRoom parses a room key's value.
-func decodeRoom(data []byte) ([]entry, error) {
-	var v roomValue
-	if err := json.Unmarshal(data, &v); err != nil {
-		return nil, err
+// splitRoomKey splits a key below rooms. into its room id and connection
+// id. A key of the older layout (rooms.<room_id>) has no connection id.
+func splitRoomKey(key string) (roomID, connID string, ok bool) {
+	rest, ok := strings.CutPrefix(key, roomPrefix)
+	if !ok || rest == "" {
+		return "", "", false
 	}
-	// An entry without a connection id cannot be told apart or removed:
-	// no writer of ours stores one, so it is damage, and it is dropped.
-	return slices.DeleteFunc(v.Participants, func(e entry) bool { return e.ConnectionID == "" }), nil
+	roomID, connID, dotted := strings.Cut(rest, ".")
+	if roomID == "" || (dotted && connID == "") || strings.Contains(connID, ".") {
+		return "", "", false
+	}
+	return roomID, connID, true
 }
 
-// indexOf returns the index of the entry for connID, or -1.
-func indexOf(entries []entry, connID string) int {
-	return slices.IndexFunc(entries, func(e entry) bool { return e.ConnectionID == connID })
+// decodeEntry parses the value of a room key (or of the marker that
+// removed it) found under connID. An entry that does not name the
+// connection of its key is damage, not an entry.
+func decodeEntry(connID string, data []byte) (entry, error) {
+	var e entry
+	if err := json.Unmarshal(data, &e); err != nil {
+		return entry{}, err
+	}
+	if e.ConnectionID != connID {
+		return entry{}, fmt.Errorf("entry names connection %q, its key %q", e.ConnectionID, connID)
+	}
+	return e, nil
 }
 
 // participants returns the entries without their leases, leaving out
@@ -89,110 +119,62 @@ func participants(entries []entry, except string) []contract.Participant {
 	return ps
 }
 
-// readRoom returns the room's entries and the revision they were read at;
-// revision 0 when the room key does not exist.
-func (s *Service) readRoom(ctx context.Context, roomID string) ([]entry, uint64, error) {
-	e, err := s.kv.Get(ctx, roomKey(roomID))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, 0, nil
-	}
+// createEntry stores e as a new key and returns its revision. A key that
+// exists returns an error wrapping jetstream.ErrKeyExists. A key that was
+// removed is created again (a marker is not an entry).
+func (s *Service) createEntry(ctx context.Context, roomID string, e entry) (uint64, error) {
+	e.Joined, e.Revision = 0, 0
+	data, err := json.Marshal(e)
 	if err != nil {
-		return nil, 0, fmt.Errorf("get %s: %w", roomKey(roomID), err)
+		return 0, fmt.Errorf("encode entry %s: %w", e.ConnectionID, err)
 	}
-	entries, err := decodeRoom(e.Value())
+	key := roomKey(roomID, e.ConnectionID)
+	rev, err := s.kv.Create(ctx, key, data)
 	if err != nil {
-		return nil, 0, fmt.Errorf("decode %s: %w", roomKey(roomID), err)
+		return 0, fmt.Errorf("create %s: %w", key, err)
 	}
-	return entries, e.Revision(), nil
+	return rev, nil
 }
 
-// writeRoom stores entries as the room's value if the key is still at rev
-// (0: absent) and returns the new revision. An emptied room is written as an
-// empty list, so that its last left has a revision too; the reaper removes
-// empty keys later. A lost race returns an error for which isConflict is
-// true.
-func (s *Service) writeRoom(ctx context.Context, roomID string, entries []entry, rev uint64) (uint64, error) {
-	key := roomKey(roomID)
-	if len(entries) == 0 && rev == 0 {
-		return 0, nil
-	}
-	data, err := json.Marshal(roomValue{Participants: entries})
+// removeEntry purges the key of e, created at revision rev, if it is still
+// at rev, and returns the revision of the purge. The marker it leaves
+// carries the entry and rev. A lost race (the key was removed or written
+// since) returns an error for which isConflict is true.
+func (s *Service) removeEntry(ctx context.Context, roomID string, e entry, rev uint64) (uint64, error) {
+	e.Joined, e.Revision = rev, 0
+	data, err := json.Marshal(e)
 	if err != nil {
-		return 0, fmt.Errorf("encode %s: %w", key, err)
+		return 0, fmt.Errorf("encode entry %s: %w", e.ConnectionID, err)
 	}
-	var next uint64
-	if rev == 0 {
-		next, err = s.kv.Create(ctx, key, data)
-	} else {
-		next, err = s.kv.Update(ctx, key, data, rev)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("write %s: %w", key, err)
-	}
-	return next, nil
+	return s.purge(ctx, roomKey(roomID, e.ConnectionID), rev, data)
 }
 
-// changeFunc computes a room's new entries from its current ones (which it
-// may modify) and says whether to write them. It is called again, with
-// fresh entries, after every lost race, so it must not keep state from an
-// earlier call.
-type changeFunc func(cur []entry) (next []entry, write bool, err error)
-
-// changeRoom applies change to the room under compare-and-set, retrying
-// lost races with a little jitter. It returns the entries as stored after
-// the change (as read, when change wrote nothing), the revision they are at,
-// and whether it wrote.
-func (s *Service) changeRoom(ctx context.Context, roomID string, change changeFunc) ([]entry, uint64, bool, error) {
-	for attempt := range maxAttempts {
-		if attempt > 0 {
-			if err := jitter(ctx, attempt); err != nil {
-				return nil, 0, false, fmt.Errorf("%s: %w", roomKey(roomID), err)
-			}
-		}
-		cur, rev, err := s.readRoom(ctx, roomID)
-		if err != nil {
-			return nil, 0, false, err
-		}
-		next, write, err := change(cur)
-		if err != nil {
-			return nil, 0, false, err
-		}
-		if !write {
-			return cur, rev, false, nil
-		}
-		newRev, err := s.writeRoom(ctx, roomID, next, rev)
-		if isConflict(err) {
-			continue
-		}
-		if err != nil {
-			return nil, 0, false, err
-		}
-		return next, newRev, true, nil
-	}
-	return nil, 0, false, fmt.Errorf("%s: %w", roomKey(roomID), errBusy)
+// purge purges key if it is still at revision rev, leaving a marker with
+// value that expires after markerTTL, and returns the marker's revision.
+// It is what kv.Purge sends, with a value, and it tells the revision.
+func (s *Service) purge(ctx context.Context, key string, rev uint64, value []byte) (uint64, error) {
+	return s.writeMarker(ctx, key, value, jetstream.WithExpectLastSequencePerSubject(rev))
 }
 
-// listRoom returns the room's entries and a revision that every change
-// they reflect is at or below, and every later change above. For a room
-// with no key that is the bucket's last sequence, read before the key.
-func (s *Service) listRoom(ctx context.Context, roomID string) ([]entry, uint64, error) {
-	entries, rev, err := s.readRoom(ctx, roomID)
-	if err != nil || rev != 0 {
-		return entries, rev, err
-	}
-	st, err := s.kv.Status(ctx)
+// writeFence purges this instance's fence key, fences.<instance id>, and
+// returns the revision of that write. Once the mirror has applied it, the
+// mirror holds every change stored before it.
+func (s *Service) writeFence(ctx context.Context) (uint64, error) {
+	return s.writeMarker(ctx, s.fence, nil)
+}
+
+// writeMarker writes a purge marker for key, with value, expiring after
+// markerTTL.
+func (s *Service) writeMarker(ctx context.Context, key string, value []byte, opts ...jetstream.PublishOpt) (uint64, error) {
+	m := nats.NewMsg(keySubjectPrefix + key)
+	m.Header.Set(kvOperationHeader, kvOperationPurge)
+	m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
+	m.Data = value
+	ack, err := s.js.PublishMsg(ctx, m, append(opts, jetstream.WithMsgTTL(markerTTL))...)
 	if err != nil {
-		return nil, 0, fmt.Errorf("bucket status: %w", err)
+		return 0, fmt.Errorf("purge %s: %w", key, err)
 	}
-	bs, ok := st.(*jetstream.KeyValueBucketStatus)
-	if !ok {
-		return nil, 0, fmt.Errorf("bucket status: unexpected type %T", st)
-	}
-	last := bs.StreamInfo().State.LastSeq
-	if entries, rev, err = s.readRoom(ctx, roomID); err != nil || rev != 0 {
-		return entries, rev, err
-	}
-	return nil, last, nil
+	return ack.Sequence, nil
 }
 
 // jitter waits a random time that grows a little with attempt, so that
@@ -222,70 +204,6 @@ func isConflict(err error) bool {
 	return errors.As(err, &apiErr) &&
 		(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
-}
-
-// putLease marks lease alive, owned by gatewayID.
-func (s *Service) putLease(ctx context.Context, lease, gatewayID string) error {
-	data, err := json.Marshal(leaseValue{GatewayID: gatewayID})
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", leaseKey(lease), err)
-	}
-	if _, err := s.kv.Put(ctx, leaseKey(lease), data); err != nil {
-		return fmt.Errorf("put %s: %w", leaseKey(lease), err)
-	}
-	return nil
-}
-
-// renewLease puts lease and reports whether it existed before. When it
-// existed, the put is guarded by the revision read, so a lease the reaper
-// deleted in between is reported as not renewed.
-func (s *Service) renewLease(ctx context.Context, lease, gatewayID string) (bool, error) {
-	key := leaseKey(lease)
-	data, err := json.Marshal(leaseValue{GatewayID: gatewayID})
-	if err != nil {
-		return false, fmt.Errorf("encode %s: %w", key, err)
-	}
-	for attempt := range maxAttempts {
-		if attempt > 0 {
-			if err := jitter(ctx, attempt); err != nil {
-				return false, fmt.Errorf("%s: %w", key, err)
-			}
-		}
-		e, err := s.kv.Get(ctx, key)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			if _, err := s.kv.Put(ctx, key, data); err != nil {
-				return false, fmt.Errorf("put %s: %w", key, err)
-			}
-			return false, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf("get %s: %w", key, err)
-		}
-		_, err = s.kv.Update(ctx, key, data, e.Revision())
-		if isConflict(err) {
-			continue
-		}
-		if err != nil {
-			return false, fmt.Errorf("update %s: %w", key, err)
-		}
-		return true, nil
-	}
-	return false, fmt.Errorf("%s: %w", key, errBusy)
-}
-
-// leaseGone reports whether lease's key is absent (never put, or deleted).
-func (s *Service) leaseGone(ctx context.Context, lease string) (bool, error) {
-	if !roomid.Valid(lease) {
-		return true, nil // cannot be a key: nothing keeps it alive
-	}
-	_, err := s.kv.Get(ctx, leaseKey(lease))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return true, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("get %s: %w", leaseKey(lease), err)
-	}
-	return false, nil
 }
 
 // scan calls fn with the latest entry of every existing key matching

@@ -13,11 +13,17 @@ type User struct {
 }
 
 // Participant is one connection in a room.
+//
+// Revision is the presence revision of the participant's join, set by the
+// presence service in what it lists and replies (0 where unknown): with the
+// revision of a listing or of a joiner's own join, it tells a gateway which
+// of its connections have already been told of this participant.
 type Participant struct {
 	ConnectionID string    `json:"connection_id"`
 	User         User      `json:"user"`
 	GatewayID    string    `json:"gateway_id,omitempty"`
 	JoinedAt     time.Time `json:"joined_at,omitzero"`
+	Revision     uint64    `json:"revision,omitempty"`
 }
 
 // Sender identifies the connection a signal came from. Gateways stamp it

@@ -16,11 +16,12 @@ import (
 func TestMalformedFrames(t *testing.T) {
 	c := newCluster(t, options{openRooms: true})
 	g := c.gateway(gateway.Config{})
-	a, _ := g.native(t, "m", "alice")
+	a, aw := g.native(t, "m", "alice")
 	b, _ := g.native(t, "m", "bob")
 	a.expect("joined")
 
 	for _, tt := range []struct{ frame, code, ref string }{
+		{`{"type":"signal","data":1,"to":"` + aw.ConnectionID + `","id":"me"}`, "unknown_target", "me"},
 		{`not json`, "bad_request", ""},
 		{`[1,2,3]`, "bad_request", ""},
 		{`{"data":{}}`, "bad_request", ""},

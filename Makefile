@@ -4,7 +4,8 @@ MODULES  := shared services/gateway services/membership services/presence servic
 BINARIES := bin/switchboard bin/gateway bin/membership bin/presence
 FUZZTIME ?= 3s
 # package:target pairs run briefly by `make test`.
-FUZZ := services/gateway/internal/native:FuzzParse \
+FUZZ := shared/contract:FuzzDecodeSignal \
+        services/gateway/internal/native:FuzzParse \
         services/gateway/internal/dyson:FuzzParse \
         services/membership:FuzzRequests \
         services/membership:FuzzDecodeAccess \

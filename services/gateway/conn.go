@@ -40,9 +40,11 @@ type conn struct {
 	self    contract.Participant
 	roomID  string
 	header  nats.Header // trace context of the connect, on everything published
-	prefix  []byte      // the fixed start of this connection's signal payloads
+	sender  contract.Sender
+	prefix  []byte // the fixed start of this connection's signal payloads
 	frames  *rate.Limiter
 	bytes   *rate.Limiter // nil when off
+	cork    *cork         // nil when the socket is written directly
 	limited int           // refusals in a row, read loop only
 
 	mu      sync.Mutex
@@ -80,18 +82,31 @@ func (g *Gateway) newConn(ws *websocket.Conn, d dialect.Dialect, roomID string, 
 			GatewayID:    g.id,
 			JoinedAt:     time.Now().UTC(),
 		},
-		header:  telemetry.Header(ctx),
+		header:  sampledHeader(ctx),
 		joining: true,
 		pingAt:  time.Now().Add(g.cfg.PingInterval),
 		done:    make(chan struct{}),
 		closed:  make(chan struct{}),
 	}
-	c.prefix = contract.SignalPrefix(roomID, contract.Sender{ConnectionID: c.id(), User: user, GatewayID: g.id}, d.Name())
+	c.sender = contract.Sender{ConnectionID: c.id(), User: user, GatewayID: g.id}
+	c.prefix = contract.SignalPrefix(roomID, c.sender, d.Name())
 	c.frames = rate.NewLimiter(limitOf(g.cfg.RatePerSecond), g.cfg.RateBurst)
 	if g.cfg.BytesPerSecond > 0 {
 		c.bytes = rate.NewLimiter(rate.Limit(g.cfg.BytesPerSecond), int(min(2*g.cfg.BytesPerSecond, 1<<40)))
 	}
 	return c
+}
+
+// sampledHeader returns the trace context of the connect for the
+// connection's messages, or nil when the connect is not sampled: an
+// unsampled trace is recorded nowhere, and a header on every signal would
+// cost its encoding here and its parsing in the NATS server and in every
+// receiving gateway.
+func sampledHeader(ctx context.Context) nats.Header {
+	if !trace.SpanContextFromContext(ctx).IsSampled() {
+		return nil
+	}
+	return telemetry.Header(ctx)
 }
 
 func limitOf(perSecond float64) rate.Limit {
@@ -174,17 +189,15 @@ func (c *conn) write() {
 		c.queue, c.spare, c.queued = c.spare[:0], nil, 0
 		c.mu.Unlock()
 
-		for _, f := range batch {
-			c.writeSince.Store(time.Now().UnixNano())
-			err := c.ws.Write(context.Background(), websocket.MessageText, f)
-			c.writeSince.Store(0)
-			if err != nil {
-				c.kill(websocket.StatusPolicyViolation, "write failed")
-				c.mu.Lock()
-				c.writing = false
-				c.mu.Unlock()
-				return
-			}
+		c.writeSince.Store(time.Now().UnixNano())
+		err := c.writeBatch(batch)
+		c.writeSince.Store(0)
+		if err != nil {
+			c.kill(websocket.StatusPolicyViolation, "write failed")
+			c.mu.Lock()
+			c.writing = false
+			c.mu.Unlock()
+			return
 		}
 		clear(batch)
 		c.mu.Lock()
@@ -193,6 +206,27 @@ func (c *conn) write() {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// writeBatch writes frames, corked when there is more than one, so that
+// they leave in one system call.
+func (c *conn) writeBatch(batch [][]byte) error {
+	corked := c.cork != nil && len(batch) > 1
+	if corked {
+		_ = c.cork.setCorked(true) // corking writes nothing
+	}
+	for _, f := range batch {
+		if err := c.ws.Write(context.Background(), websocket.MessageText, f); err != nil {
+			if corked {
+				_ = c.cork.setCorked(false)
+			}
+			return err
+		}
+	}
+	if corked {
+		return c.cork.setCorked(false)
+	}
+	return nil
 }
 
 // kill closes the socket with code, once; later calls do nothing.
@@ -376,6 +410,12 @@ func (c *conn) frame(r *room, typ websocket.MessageType, frame []byte) {
 		c.refuse(&dialect.Error{Code: dialect.CodeUnknownTarget, Message: "no connection " + s.To + " in this room", Ref: s.Ref})
 		return
 	}
+	// Local receivers get it straight away; NATS carries it to the other
+	// gateways (and to anyone else listening on the room's subject).
+	r.fanout(r.members.Load(), &contract.Signal{
+		RoomID: c.roomID, From: c.sender, To: s.To, ToUser: s.ToUser,
+		Dialect: c.d.Name(), Kind: s.Kind, Data: s.Data,
+	})
 	bp := bufs.Get().(*[]byte)
 	payload := contract.AppendSignal((*bp)[:0], c.prefix, s.To, s.ToUser, s.Kind, s.Data)
 	err := c.g.nc.PublishMsg(&nats.Msg{Subject: r.signalSubject, Data: payload, Header: c.header})

@@ -88,6 +88,12 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger, tp trace.TracerProvider) (
 	return g, nil
 }
 
+// NATSOptions are the options a gateway's NATS connection should have.
+// NoEcho: a gateway delivers its own signals to its local connections as it
+// sends them, so NATS need not bring them back (a connection without it
+// still works: the gateway recognizes and drops its own).
+func NATSOptions() []nats.Option { return []nats.Option{nats.NoEcho()} }
+
 // ID returns the gateway's id, as presence shows it.
 func (g *Gateway) ID() string { return g.id }
 

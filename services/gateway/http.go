@@ -114,7 +114,8 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, d dialect.Dial
 		return
 	}
 
-	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
+	sb := &smallBuffers{ResponseWriter: w}
+	ws, err := websocket.Accept(sb, r, &websocket.AcceptOptions{
 		// Tokens travel in headers or the URL, which another site's page
 		// cannot borrow; a cookie it can, so cookie logins keep the
 		// same-origin check.
@@ -126,6 +127,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, d dialect.Dial
 		return
 	}
 	c := g.newConn(ws, d, roomID, user, ctx)
+	c.cork = sb.cork
 	// The connection lives on in a goroutine of its own: the handler's has
 	// grown a deep stack and holds the request, which an idle connection
 	// should not keep.
@@ -154,16 +156,20 @@ func (g *Gateway) authorize(ctx context.Context, roomID, userID string) (dialect
 // than net/http's 4 KiB each: they live as long as the connection, idle or
 // not, and most frames are far smaller. A larger frame costs one more
 // read or write call.
-type smallBuffers struct{ http.ResponseWriter }
+type smallBuffers struct {
+	http.ResponseWriter
+	cork *cork // set by Hijack, unless the server had read ahead
+}
 
 // connBuffer is the size of each of a connection's two buffers.
 const connBuffer = 2 << 10
 
-func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil || brw.Reader.Buffered() > 0 {
 		// Bytes already read ahead stay in the server's reader.
 		return c, brw, err
 	}
-	return c, bufio.NewReadWriter(bufio.NewReaderSize(c, connBuffer), bufio.NewWriterSize(c, connBuffer)), nil
+	w.cork = &cork{Conn: c}
+	return c, bufio.NewReadWriter(bufio.NewReaderSize(c, connBuffer), bufio.NewWriterSize(w.cork, connBuffer)), nil
 }

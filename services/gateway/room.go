@@ -311,7 +311,8 @@ func (r *room) knows(id string) bool {
 	return ok
 }
 
-// onSignal fans a relayed signal out to the local connections it is for.
+// onSignal fans a signal from another gateway out to the local connections
+// it is for.
 func (r *room) onSignal(m *nats.Msg) {
 	var s contract.Signal
 	if err := contract.DecodeSignal(m.Data, &s); err != nil || s.RoomID != r.id || s.From.ConnectionID == "" {
@@ -319,9 +320,20 @@ func (r *room) onSignal(m *nats.Msg) {
 		return
 	}
 	ms := r.members.Load()
+	if ms.byID[s.From.ConnectionID] != nil {
+		// One of ours, delivered locally when it was sent: NATS echoes
+		// it only to a connection made without NATSOptions.
+		return
+	}
+	r.fanout(ms, &s)
+}
+
+// fanout queues a signal to the local connections it is for, rendered
+// once per dialect.
+func (r *room) fanout(ms *members, s *contract.Signal) {
 	if s.To != "" {
 		if c := ms.byID[s.To]; c != nil && c.id() != s.From.ConnectionID {
-			c.send(c.d.RenderSignal(&s, c.self.User.ID))
+			c.send(c.d.RenderSignal(s, c.self.User.ID))
 		}
 		return
 	}
@@ -332,7 +344,7 @@ func (r *room) onSignal(m *nats.Msg) {
 		}
 		f := cache[c.dix]
 		if f == nil {
-			f = c.d.RenderSignal(&s, c.self.User.ID)
+			f = c.d.RenderSignal(s, c.self.User.ID)
 			cache[c.dix] = f
 		}
 		c.send(f)

@@ -21,11 +21,12 @@ type Conn struct {
 	closed chan struct{}
 }
 
-// Connect connects to url (a comma-separated list for a cluster) as name.
+// Connect connects to url (a comma-separated list for a cluster) as name,
+// with opts after its own.
 // The error names SWITCHBOARD_NATS_URL, where url comes from.
-func Connect(url, name string, log *slog.Logger) (*Conn, error) {
+func Connect(url, name string, log *slog.Logger, opts ...nats.Option) (*Conn, error) {
 	c := &Conn{closed: make(chan struct{})}
-	nc, err := nats.Connect(url,
+	nc, err := nats.Connect(url, append([]nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
 		nats.DrainTimeout(DrainTimeout),
@@ -38,7 +39,7 @@ func Connect(url, name string, log *slog.Logger) (*Conn, error) {
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("nats reconnected", slog.String("nats_url", nc.ConnectedUrlRedacted()))
 		}),
-	)
+	}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s (SWITCHBOARD_NATS_URL): %w", url, err)
 	}

@@ -33,7 +33,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return err
 	}
-	nc, err := natsconn.Connect(cfg.NATSURL, "gateway", log)
+	nc, err := natsconn.Connect(cfg.NATSURL, "gateway", log, gateway.NATSOptions()...)
 	if err != nil {
 		return err
 	}

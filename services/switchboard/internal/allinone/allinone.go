@@ -126,10 +126,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, tp trace.TracerPro
 			err = errors.Join(err, s.Stop())
 		}
 	}()
-	connect := func(name string) (*nats.Conn, error) {
+	connect := func(name string, opts ...nats.Option) (*nats.Conn, error) {
 		closed := make(chan struct{})
-		nc, err := nats.Connect(ns.ClientURL(), nats.Name(name), nats.InProcessServer(ns),
-			nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+		nc, err := nats.Connect(ns.ClientURL(), append([]nats.Option{nats.Name(name), nats.InProcessServer(ns),
+			nats.ClosedHandler(func(*nats.Conn) { close(closed) })}, opts...)...)
 		if err != nil {
 			return nil, fmt.Errorf("connect %s to the embedded NATS server: %w", name, err)
 		}
@@ -151,7 +151,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, tp trace.TracerPro
 	if s.presence, err = presence.Start(ctx, nc, presence.Config{}, log.With(slog.String("service", "presence")), tp); err != nil {
 		return nil, err
 	}
-	if nc, err = connect("gateway"); err != nil {
+	if nc, err = connect("gateway", gateway.NATSOptions()...); err != nil {
 		return nil, err
 	}
 	gcfg := cfg.Gateway

@@ -86,7 +86,7 @@ type gw struct {
 
 func (c *cluster) gateway(cfg gateway.Config) *gw {
 	c.t.Helper()
-	nc := natstest.Connect(c.t, c.ns)
+	nc := natstest.Connect(c.t, c.ns, gateway.NATSOptions()...)
 	cfg.JWTSecret = secret
 	g, err := gateway.New(nc, cfg, quietLog(), c.tp)
 	if err != nil {

@@ -128,11 +128,10 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, d dialect.Dial
 	}
 	c := g.newConn(ws, d, roomID, user, ctx)
 	c.cork = sb.cork
-	// The connection lives on in a goroutine of its own: the handler's has
-	// grown a deep stack and holds the request, which an idle connection
-	// should not keep.
+	// Joining runs here, on a stack already grown for it; the connection's
+	// long life then goes on in a goroutine of its own (see serveConn).
 	served = true
-	go g.serveConn(context.WithoutCancel(ctx), c, span)
+	g.serveConn(context.WithoutCancel(ctx), c, span)
 }
 
 // authorize asks membership whether userID may enter roomID. Failing to get

@@ -48,8 +48,11 @@ fuzz:
 		go test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; done
 
 bench:
-	cd services/switchboard && go test -run '^$$' -bench . -benchmem ./internal/e2e
+	cd shared && go test -run '^$$' -bench . -benchmem ./contract
+	cd services/gateway && go test -run '^$$' -bench . -benchmem ./internal/...
+	cd services/membership && go test -run '^$$' -bench . -benchmem .
 	cd services/presence && go test -run '^$$' -bench . -benchmem .
+	cd services/switchboard && go test -run '^$$' -bench . -benchmem ./internal/e2e
 
 # Each service module must build alone, as in a container build.
 tidy-check:

@@ -122,3 +122,52 @@ func heapInUse() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.HeapInuse
 }
+
+// BenchmarkRoomFill fills one room to 1,000 connections, one join at a
+// time, and reports the mean time of the first ten joins and of the last
+// ten (dial, token check, authorize, presence join, welcome read). Each
+// join's welcome lists everyone before it, and everyone before it is told
+// joined, so the last joins carry more: the figure says how much.
+func BenchmarkRoomFill(b *testing.B) {
+	const size = 1000
+	for range b.N {
+		b.StopTimer()
+		c := newCluster(b, options{openRooms: true})
+		g := c.gateway(gateway.Config{})
+		room := fmt.Sprintf("fill%d", time.Now().UnixNano())
+		url := g.ws("/v1/rooms/" + room + "/ws?access_token=" + token(b, "u"))
+		ctx := context.Background()
+		var first, last time.Duration
+		conns := make([]*websocket.Conn, 0, size)
+		b.StartTimer()
+		for i := range size {
+			start := time.Now()
+			ws, _, err := websocket.Dial(ctx, url, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ws.SetReadLimit(1 << 22)
+			if _, _, err := ws.Read(ctx); err != nil {
+				b.Fatal(err)
+			}
+			d := time.Since(start)
+			switch {
+			case i < 10:
+				first += d
+			case i >= size-10:
+				last += d
+			}
+			// Nobody reads the joined events: the clients let them queue
+			// in their socket buffers, as an idle page would not, but the
+			// gateway's cost of sending them is paid all the same.
+			conns = append(conns, ws)
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(first.Microseconds())/10, "first10-us/join")
+		b.ReportMetric(float64(last.Microseconds())/10, "last10-us/join")
+		b.ReportMetric(float64(last)/float64(first), "last/first")
+		for _, ws := range conns {
+			ws.CloseNow()
+		}
+	}
+}

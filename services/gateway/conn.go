@@ -208,10 +208,10 @@ func (c *conn) write() {
 	}
 }
 
-// writeBatch writes frames, corked when there is more than one, so that
-// they leave in one system call.
+// writeBatch writes frames corked, so that they leave in one system call
+// (one frame too: the write buffer is smaller than most frames).
 func (c *conn) writeBatch(batch [][]byte) error {
-	corked := c.cork != nil && len(batch) > 1
+	corked := c.cork != nil
 	if corked {
 		_ = c.cork.setCorked(true) // corking writes nothing
 	}

@@ -83,11 +83,7 @@ func DecodeSignal(payload []byte, s *Signal) error {
 	o := jsonscan.Get(payload)
 	defer jsonscan.Put(o)
 	*s = Signal{}
-	for {
-		name, ok := o.Next()
-		if !ok {
-			break
-		}
+	for name := range o.Fields() {
 		var err error
 		switch {
 		case jsonscan.Name(name, "room_id"):

@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"iter"
 	"sync"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -99,6 +100,19 @@ func (o *Object) Next() (name []byte, ok bool) {
 		return nil, false
 	}
 	return v, true
+}
+
+// Fields iterates over the object's fields as Next does, yielding each
+// name; check Err after the loop.
+func (o *Object) Fields() iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for {
+			name, ok := o.Next()
+			if !ok || !yield(name) {
+				return
+			}
+		}
+	}
 }
 
 func (o *Object) fail(err error) {

@@ -81,11 +81,7 @@ func (Dialect) Parse(frame []byte) (dialect.Signal, *dialect.Error) {
 	hasData, hasType := false, false
 	o := jsonscan.Get(frame)
 	defer jsonscan.Put(o)
-	for {
-		name, ok := o.Next()
-		if !ok {
-			break
-		}
+	for name := range o.Fields() {
 		if !jsonscan.Name(name, "data") {
 			o.Skip()
 			continue
@@ -241,11 +237,7 @@ func fromNative(d []byte) (string, []byte) {
 	var inner []byte
 	o := jsonscan.Get(d)
 	defer jsonscan.Put(o)
-	for {
-		name, ok := o.Next()
-		if !ok {
-			break
-		}
+	for name := range o.Fields() {
 		var err error
 		var null bool
 		switch {

@@ -107,11 +107,7 @@ func (Dialect) Parse(frame []byte) (dialect.Signal, *dialect.Error) {
 			*dst, *present = v, true
 		}
 	}
-	for {
-		name, ok := o.Next()
-		if !ok {
-			break
-		}
+	for name := range o.Fields() {
 		switch {
 		case jsonscan.Name(name, "type"):
 			str("type", &typ, &hasType)

@@ -155,6 +155,9 @@ func (c *conn) push(frame []byte) bool {
 	return true
 }
 
+// keptQueue bounds the queue slices a connection keeps for reuse.
+const keptQueue = 64
+
 // welcome queues the welcome and then the frames that arrived while the
 // connection was joining, and ends the joining state.
 func (c *conn) welcome(frame []byte) {
@@ -182,7 +185,9 @@ func (c *conn) write() {
 		batch := c.queue
 		if len(batch) == 0 || c.dead {
 			c.writing = false
-			c.queue = c.queue[:0]
+			if cap(c.queue) > keptQueue {
+				c.queue = nil // a burst's slice is not kept by an idle connection
+			}
 			c.mu.Unlock()
 			return
 		}
@@ -201,7 +206,7 @@ func (c *conn) write() {
 		}
 		clear(batch)
 		c.mu.Lock()
-		if c.spare == nil {
+		if c.spare == nil && cap(batch) <= keptQueue {
 			c.spare = batch[:0]
 		}
 		c.mu.Unlock()

@@ -238,8 +238,8 @@ func (r *room) subscribe() error {
 	return nil
 }
 
-// setMembers replaces the snapshot with one edited by fn. The caller holds
-// r.mu.
+// editMembers replaces the snapshot of local connections with one that has
+// add (if not nil) and lacks remove (if not nil). The caller holds r.mu.
 func (r *room) editMembers(add, remove *conn) {
 	old := r.members.Load()
 	m := &members{list: make([]*conn, 0, len(old.list)+1), byID: make(map[string]*conn, len(old.list)+1)}

@@ -29,7 +29,7 @@ FORCE:
 # The whole system in one process, dev mode: open rooms, a made-up JWT
 # secret unless SWITCHBOARD_JWT_SECRET is set, tokens printed.
 run: bin/switchboard
-	./bin/switchboard run --dev
+	SWITCHBOARD_METRICS_ADDR=$${SWITCHBOARD_METRICS_ADDR-127.0.0.1:9464} ./bin/switchboard run --dev
 
 test: fmt-check vet unit fuzz
 

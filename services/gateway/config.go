@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/switchboard-rtc/switchboard/shared/env"
 	"github.com/switchboard-rtc/switchboard/shared/roomid"
 )
@@ -23,6 +25,10 @@ type Config struct {
 	RatePerSecond  float64 // SWITCHBOARD_MAX_FRAMES_PER_SECOND, client frames, default 100
 	RateBurst      int     // frames in a burst, default twice the rate
 	BytesPerSecond float64 // SWITCHBOARD_MAX_BYTES_PER_SECOND, client frame bytes, default 1 MiB, bursts of twice that
+
+	// Metrics is where the gateway registers its Prometheus series; nil
+	// keeps them in a registry of its own, unexposed.
+	Metrics prometheus.Registerer
 
 	// Tuning, not read from the environment; zero means the default.
 	AuthorizeTimeout  time.Duration // membership.authorize, default 2s

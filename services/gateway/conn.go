@@ -37,6 +37,7 @@ type conn struct {
 	ws      *websocket.Conn
 	d       dialect.Dialect
 	dix     int // d's index in the gateway's dialects, for render caches
+	m       *dialectMetrics
 	self    contract.Participant
 	roomID  string
 	header  nats.Header // trace context of the connect, on everything published
@@ -75,6 +76,7 @@ func (g *Gateway) newConn(ws *websocket.Conn, d dialect.Dialect, roomID string, 
 		ws:     ws,
 		d:      d,
 		dix:    g.dialectIndex(d),
+		m:      &g.m.dialects[g.dialectIndex(d)],
 		roomID: roomID,
 		self: contract.Participant{
 			ConnectionID: "c_" + randomID(16),
@@ -134,7 +136,7 @@ func (c *conn) send(frame []byte) {
 	}
 	if !c.push(frame) {
 		c.mu.Unlock()
-		c.cut("slow consumer")
+		c.cut(reasonSlowConsumer)
 		return
 	}
 	c.mu.Unlock()
@@ -172,7 +174,7 @@ func (c *conn) welcome(frame []byte) {
 	}
 	c.joining, c.pending = false, nil
 	if !ok {
-		go c.cut("slow consumer")
+		go c.cut(reasonSlowConsumer)
 	}
 }
 
@@ -198,7 +200,7 @@ func (c *conn) write() {
 		err := c.writeBatch(batch)
 		c.writeSince.Store(0)
 		if err != nil {
-			c.kill(websocket.StatusPolicyViolation, "write failed")
+			c.kill(websocket.StatusPolicyViolation, reasonWriteFailed)
 			c.mu.Lock()
 			c.writing = false
 			c.mu.Unlock()
@@ -244,6 +246,7 @@ func (c *conn) cut(reason string) { c.end(websocket.StatusPolicyViolation, reaso
 
 func (c *conn) end(code websocket.StatusCode, reason string, now bool) {
 	c.once.Do(func() {
+		c.g.m.disconnects.WithLabelValues(hangup(reason)).Inc()
 		c.mu.Lock()
 		c.dead = true
 		c.queue, c.pending, c.spare, c.queued = nil, nil, nil, 0
@@ -264,7 +267,7 @@ func (c *conn) end(code websocket.StatusCode, reason string, now bool) {
 // is due, and cuts a socket whose write has been stuck for WriteTimeout.
 func (c *conn) sweep(now time.Time) {
 	if at := c.writeSince.Load(); at != 0 && now.Sub(time.Unix(0, at)) > c.g.cfg.WriteTimeout {
-		c.cut("write timed out")
+		c.cut(reasonWriteTimedOut)
 		_ = c.ws.CloseNow() // it may have been killed before, waiting on the write
 		return
 	}
@@ -276,7 +279,7 @@ func (c *conn) sweep(now time.Time) {
 		ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.WriteTimeout)
 		defer cancel()
 		if err := c.ws.Ping(ctx); err != nil {
-			c.kill(websocket.StatusPolicyViolation, "no answer to ping")
+			c.kill(websocket.StatusPolicyViolation, reasonNoPong)
 		}
 	}()
 }
@@ -284,7 +287,7 @@ func (c *conn) sweep(now time.Time) {
 // serveConn registers c in its room and sends the welcome; then a
 // goroutine of its own (serve) relays the client's frames until it goes.
 // The connect span ends at the welcome or when the join fails.
-func (g *Gateway) serveConn(ctx context.Context, c *conn, span trace.Span) {
+func (g *Gateway) serveConn(ctx context.Context, c *conn, span trace.Span, start time.Time) {
 	defer span.End()
 	// Registering and the draining check share the lock Shutdown takes to
 	// start draining, so no connection slips past its close list.
@@ -297,11 +300,12 @@ func (g *Gateway) serveConn(ctx context.Context, c *conn, span trace.Span) {
 	g.conns[c] = struct{}{}
 	g.handlers.Add(1)
 	g.connsMu.Unlock()
+	c.m.connections.Inc()
 
 	r, err := g.hub.acquire(ctx, c.roomID)
 	if err != nil {
 		g.log.Error("room subscription failed", slog.String("room_id", c.roomID), slog.Any("err", err))
-		c.kill(websocket.StatusInternalError, "internal error")
+		c.kill(websocket.StatusInternalError, reasonInternal)
 		g.unregister(c)
 		return
 	}
@@ -310,7 +314,7 @@ func (g *Gateway) serveConn(ctx context.Context, c *conn, span trace.Span) {
 	cancel()
 	if err != nil {
 		g.log.Error("presence join failed", slog.String("room_id", c.roomID), slog.Any("err", err))
-		c.kill(websocket.StatusInternalError, "presence unavailable")
+		c.kill(websocket.StatusInternalError, reasonNoPresence)
 		// The join may have been stored after all (a reply lost or too
 		// late): take it back, or it would stay while this lease lives.
 		g.leave(c)
@@ -319,6 +323,8 @@ func (g *Gateway) serveConn(ctx context.Context, c *conn, span trace.Span) {
 		return
 	}
 	g.joins.Add(1)
+	c.m.join.Observe(time.Since(start).Seconds())
+	g.m.admissions.WithLabelValues(c.d.Name(), "ok").Inc()
 	// Joining grew this goroutine's stack (JSON, NATS requests, tracing);
 	// the connection's long life starts on a fresh, small one that holds
 	// nothing of the connect.
@@ -342,6 +348,7 @@ func (g *Gateway) unregister(c *conn) {
 	g.connsMu.Lock()
 	delete(g.conns, c)
 	g.connsMu.Unlock()
+	c.m.connections.Dec()
 	g.handlers.Done()
 }
 
@@ -364,6 +371,10 @@ func (c *conn) readLoop(r *room) {
 		if cap(frame) <= 128<<10 {
 			*bp = frame[:0]
 			bufs.Put(bp)
+		}
+		if errors.Is(err, websocket.ErrMessageTooBig) {
+			// The library has closed the socket with 1009 already.
+			c.kill(websocket.StatusMessageTooBig, reasonTooBig)
 		}
 		if err != nil {
 			return
@@ -399,7 +410,7 @@ func (c *conn) frame(r *room, typ websocket.MessageType, frame []byte) {
 	now := time.Now()
 	if !c.frames.AllowN(now, 1) || c.bytes != nil && !c.bytes.AllowN(now, len(frame)) {
 		if c.limited++; c.limited > c.g.cfg.RateBurst {
-			c.kill(websocket.StatusPolicyViolation, "rate limit exceeded")
+			c.kill(websocket.StatusPolicyViolation, reasonRateLimit)
 			return
 		}
 		c.refuse(&dialect.Error{Code: dialect.CodeRateLimited, Message: "too many frames or bytes, slow down"})
@@ -411,6 +422,7 @@ func (c *conn) frame(r *room, typ websocket.MessageType, frame []byte) {
 		c.refuse(perr)
 		return
 	}
+	c.m.received.Inc()
 	if s.To != "" && (s.To == c.id() || !r.knows(s.To)) {
 		c.refuse(&dialect.Error{Code: dialect.CodeUnknownTarget, Message: "no connection " + s.To + " in this room", Ref: s.Ref})
 		return
@@ -428,12 +440,15 @@ func (c *conn) frame(r *room, typ websocket.MessageType, frame []byte) {
 	bufs.Put(bp)
 	if err != nil {
 		c.g.log.Error("publish signal", slog.String("subject", r.signalSubject), slog.Any("err", err))
-		c.kill(websocket.StatusInternalError, "internal error")
+		c.kill(websocket.StatusInternalError, reasonInternal)
 	}
 }
 
 // refuse sends an error frame in the connection's dialect.
-func (c *conn) refuse(e *dialect.Error) { c.send(c.d.Error(e)) }
+func (c *conn) refuse(e *dialect.Error) {
+	c.g.m.signalErrors.WithLabelValues(e.Code).Inc()
+	c.send(c.d.Error(e))
+}
 
 // leave tells presence that c has gone. If presence cannot be reached, it
 // keeps trying in the background; should the gateway die first, its lease

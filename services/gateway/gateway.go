@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchboard-rtc/switchboard/shared/auth"
@@ -34,6 +35,7 @@ type Gateway struct {
 	lease    string // this process's presence lease, new on every start
 
 	hub *hub
+	m   *metrics
 
 	draining atomic.Bool
 	joins    atomic.Int64 // successful presence joins, for lease-loss detection
@@ -77,6 +79,11 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger, tp trace.TracerProvider) (
 		ctx:      ctx,
 		stop:     stop,
 	}
+	reg := cfg.Metrics
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	g.m = newMetrics(reg, func() float64 { return float64(nc.Stats().Reconnects) })
 	g.hub = newHub(g, runtime.GOMAXPROCS(0))
 	g.background.Add(3 + len(g.hub.shards))
 	for _, shard := range g.hub.shards {
@@ -129,7 +136,7 @@ func (g *Gateway) heartbeat(ctx context.Context) {
 		case !rep.Renewed && joinsBefore > 0:
 			g.log.Error("presence lease was lost; closing connections so clients reconnect")
 			for _, c := range g.liveConns() {
-				c.kill(websocket.StatusGoingAway, "presence lost, reconnect")
+				c.kill(websocket.StatusGoingAway, reasonPresenceLost)
 			}
 		}
 		select {
@@ -208,7 +215,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		cs := g.liveConns()
 		for i, c := range cs {
 			delay := g.cfg.CloseSpread * time.Duration(i) / time.Duration(len(cs))
-			time.AfterFunc(delay, func() { c.kill(websocket.StatusGoingAway, "server going away") })
+			time.AfterFunc(delay, func() { c.kill(websocket.StatusGoingAway, reasonShutdown) })
 		}
 		done := make(chan struct{})
 		go func() { g.handlers.Wait(); close(done) }()

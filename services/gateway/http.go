@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/coder/websocket"
 	"go.opentelemetry.io/otel/attribute"
@@ -76,6 +77,7 @@ func headerHasToken(h http.Header, name, token string) bool {
 // serveWS runs the checks in the order the protocol gives (room id, token,
 // membership, upgrade), all before the upgrade, then serves the connection.
 func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, d dialect.Dialect, roomID string) {
+	start := time.Now()
 	ctx := telemetry.ExtractHTTP(r.Context(), r.Header)
 	ctx, span := g.tracer.Start(ctx, "gateway.connect", trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attribute.String("switchboard.dialect", d.Name())))
@@ -87,6 +89,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, d dialect.Dial
 	}()
 	fail := func(why dialect.Refusal, msg string) {
 		span.SetStatus(codes.Error, msg)
+		g.m.admissions.WithLabelValues(d.Name(), admissionResults[why]).Inc()
 		d.Refuse(w, why)
 	}
 
@@ -131,7 +134,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, d dialect.Dial
 	// Joining runs here, on a stack already grown for it; the connection's
 	// long life then goes on in a goroutine of its own (see serveConn).
 	served = true
-	g.serveConn(context.WithoutCancel(ctx), c, span)
+	g.serveConn(context.WithoutCancel(ctx), c, span, start)
 }
 
 // authorize asks membership whether userID may enter roomID. Failing to get

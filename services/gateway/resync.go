@@ -76,7 +76,7 @@ func (r *room) resync(ctx context.Context, g *Gateway) error {
 	defer r.mu.Unlock()
 	for _, c := range r.members.Load().list {
 		if _, ok := listed[c.id()]; !ok && c.welcomed && c.joinRev <= list.Revision {
-			c.kill(websocket.StatusGoingAway, "presence lost, reconnect")
+			c.kill(websocket.StatusGoingAway, reasonPresenceLost)
 		}
 	}
 	for id, p := range r.known {

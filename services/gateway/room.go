@@ -171,6 +171,7 @@ func (h *hub) acquire(ctx context.Context, id string) (*room, error) {
 			known: map[string]contract.Participant{}, users: map[string]int{}, gone: map[string]time.Time{}}
 		r.members.Store(&members{})
 		h.rooms[id] = r
+		h.g.m.rooms.Inc()
 	}
 	r.refs++
 	h.mu.Unlock()
@@ -209,6 +210,7 @@ func (h *hub) release(r *room) {
 	delete(h.rooms, r.id)
 	close(r.closed)
 	h.mu.Unlock()
+	h.g.m.rooms.Dec()
 }
 
 func (r *room) subscribe() error {
@@ -334,10 +336,12 @@ func (r *room) fanout(ms *members, s *contract.Signal) {
 	if s.To != "" {
 		if c := ms.byID[s.To]; c != nil && c.id() != s.From.ConnectionID {
 			c.send(c.d.RenderSignal(s, c.self.User.ID))
+			c.m.delivered.Inc()
 		}
 		return
 	}
 	var cache [maxDialects][]byte
+	var sent [maxDialects]int
 	for _, c := range ms.list {
 		if c.id() == s.From.ConnectionID || s.ToUser != "" && c.self.User.ID != s.ToUser {
 			continue
@@ -348,6 +352,12 @@ func (r *room) fanout(ms *members, s *contract.Signal) {
 			cache[c.dix] = f
 		}
 		c.send(f)
+		sent[c.dix]++
+	}
+	for i, n := range sent {
+		if n > 0 {
+			r.g.m.dialects[i].delivered.Add(float64(n))
+		}
 	}
 }
 
@@ -384,9 +394,9 @@ func (r *room) onPresence(m *nats.Msg) {
 		// out; any other (its lease was declared lost) should reconnect
 		// and register again.
 		if ev.Reason == contract.ReasonKicked {
-			c.kill(websocket.StatusPolicyViolation, "removed from the room")
+			c.kill(websocket.StatusPolicyViolation, reasonKicked)
 		} else {
-			c.kill(websocket.StatusGoingAway, "presence lost, reconnect")
+			c.kill(websocket.StatusGoingAway, reasonPresenceLost)
 		}
 	}
 	if ev.Event == contract.EventJoined {

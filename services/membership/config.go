@@ -1,6 +1,8 @@
 package membership
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/switchboard-rtc/switchboard/shared/env"
 )
 
@@ -11,6 +13,9 @@ type Config struct {
 	NATSURL string
 	// OpenRooms lets any authenticated user into a room that does not exist.
 	OpenRooms bool
+	// Metrics is where the service registers its Prometheus series; nil:
+	// a registry of its own, unexposed.
+	Metrics prometheus.Registerer
 }
 
 // LoadConfig reads the configuration from the environment through getenv

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
@@ -110,16 +111,17 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger, tp 
 	}
 	s.svc = svc
 	tracer := tp.Tracer(tracerName)
+	rm := rpc.NewMetrics(registerer(cfg.Metrics), subject.MembershipService)
 	endpoints := []struct {
 		name, subject string
 		handler       micro.Handler
 	}{
-		{"authorize", subject.MembershipAuthorize, rpc.Handle(tracer, log, subject.MembershipAuthorize, h.authorize)},
-		{"rooms-create", subject.MembershipRoomsCreate, rpc.Handle(tracer, log, subject.MembershipRoomsCreate, h.createRoom)},
-		{"rooms-get", subject.MembershipRoomsGet, rpc.Handle(tracer, log, subject.MembershipRoomsGet, h.getRoom)},
-		{"rooms-delete", subject.MembershipRoomsDelete, rpc.Handle(tracer, log, subject.MembershipRoomsDelete, h.deleteRoom)},
-		{"members-add", subject.MembershipMembersAdd, rpc.Handle(tracer, log, subject.MembershipMembersAdd, h.addMember)},
-		{"members-remove", subject.MembershipMembersRemove, rpc.Handle(tracer, log, subject.MembershipMembersRemove, h.removeMember)},
+		{"authorize", subject.MembershipAuthorize, rpc.Handle(tracer, log, subject.MembershipAuthorize, h.authorize, rpc.Measured(rm, "authorize"))},
+		{"rooms-create", subject.MembershipRoomsCreate, rpc.Handle(tracer, log, subject.MembershipRoomsCreate, h.createRoom, rpc.Measured(rm, "rooms.create"))},
+		{"rooms-get", subject.MembershipRoomsGet, rpc.Handle(tracer, log, subject.MembershipRoomsGet, h.getRoom, rpc.Measured(rm, "rooms.get"))},
+		{"rooms-delete", subject.MembershipRoomsDelete, rpc.Handle(tracer, log, subject.MembershipRoomsDelete, h.deleteRoom, rpc.Measured(rm, "rooms.delete"))},
+		{"members-add", subject.MembershipMembersAdd, rpc.Handle(tracer, log, subject.MembershipMembersAdd, h.addMember, rpc.Measured(rm, "members.add"))},
+		{"members-remove", subject.MembershipMembersRemove, rpc.Handle(tracer, log, subject.MembershipMembersRemove, h.removeMember, rpc.Measured(rm, "members.remove"))},
 	}
 	for _, e := range endpoints {
 		// Each endpoint has its own pool, so that a burst of slow writes
@@ -135,6 +137,14 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger, tp 
 		return nil, errors.Join(fmt.Errorf("membership: flush: %w", err), s.Stop())
 	}
 	return s, nil
+}
+
+// registerer returns reg, or a registry of its own when reg is nil.
+func registerer(reg prometheus.Registerer) prometheus.Registerer {
+	if reg == nil {
+		return prometheus.NewRegistry()
+	}
+	return reg
 }
 
 // Stop stops serving: no new requests are taken and those already received

@@ -1,6 +1,8 @@
 package presence
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+
 	"errors"
 	"fmt"
 	"time"
@@ -28,6 +30,9 @@ type Config struct {
 	LeaseTTL time.Duration
 	// ReapInterval is how often each instance looks for expired leases.
 	ReapInterval time.Duration
+	// Metrics is where the service registers its Prometheus series; nil:
+	// a registry of its own, unexposed.
+	Metrics prometheus.Registerer
 }
 
 // LoadConfig reads the configuration from the environment through getenv:

@@ -59,6 +59,17 @@ func newMirror(keep time.Duration) *mirror {
 	return &mirror{keep: keep, loading: true, moved: make(chan struct{}), rooms: map[string]*mirrorRoom{}}
 }
 
+// participants counts the live entries of every room.
+func (m *mirror) participants() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	n := 0
+	for _, r := range m.rooms {
+		n += len(r.live)
+	}
+	return n
+}
+
 // reset empties the mirror for a new watcher to fill.
 func (m *mirror) reset() {
 	m.mu.Lock()

@@ -83,6 +83,7 @@ func (s *Service) reap(ctx context.Context, lastSweep time.Time) (time.Time, err
 		switch {
 		case err == nil:
 			dead[lease] = true
+			s.gatewaysLost.Inc()
 			s.leases.forget(lease)
 			s.log.Info("lease expired", slog.String("lease", lease), slog.Duration("age", now.Sub(st.created)))
 		case isConflict(err):

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
@@ -35,11 +36,13 @@ type Service struct {
 	cfg    Config
 	log    *slog.Logger
 	tracer trace.Tracer
-	svc    micro.Service
-	pool   *rpc.Pool
-	leases *leaseCache
-	mirror *mirror
-	fence  string // this instance's fence key
+
+	gatewaysLost prometheus.Counter
+	svc          micro.Service
+	pool         *rpc.Pool
+	leases       *leaseCache
+	mirror       *mirror
+	fence        string // this instance's fence key
 
 	stopMirror context.CancelFunc
 	mirrorDone chan struct{}
@@ -107,14 +110,27 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger, tp 
 		return nil, fmt.Errorf("presence: add service: %w", err)
 	}
 	s.fence = fencePrefix + s.svc.Info().ID
+	reg := cfg.Metrics
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	rm := rpc.NewMetrics(reg, subject.PresenceService)
+	s.gatewaysLost = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "switchboard_presence_gateways_lost_total",
+		Help: "Gateway leases this instance found expired and removed.",
+	})
+	reg.MustRegister(s.gatewaysLost, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "switchboard_presence_participants",
+		Help: "Connections in all rooms, as this instance's mirror last saw them.",
+	}, func() float64 { return float64(s.mirror.participants()) }))
 	endpoints := []struct {
 		name, subject string
 		handler       micro.Handler
 	}{
-		{"list", subject.PresenceList, rpc.Handle(s.tracer, log, subject.PresenceList, s.list)},
-		{"join", subject.PresenceJoin, rpc.Handle(s.tracer, log, subject.PresenceJoin, s.join)},
-		{"leave", subject.PresenceLeave, rpc.Handle(s.tracer, log, subject.PresenceLeave, s.leave)},
-		{"heartbeat", subject.PresenceHeartbeat, rpc.Handle(s.tracer, log, subject.PresenceHeartbeat, s.heartbeat)},
+		{"list", subject.PresenceList, rpc.Handle(s.tracer, log, subject.PresenceList, s.list, rpc.Measured(rm, "list"))},
+		{"join", subject.PresenceJoin, rpc.Handle(s.tracer, log, subject.PresenceJoin, s.join, rpc.Measured(rm, "join"))},
+		{"leave", subject.PresenceLeave, rpc.Handle(s.tracer, log, subject.PresenceLeave, s.leave, rpc.Measured(rm, "leave"))},
+		{"heartbeat", subject.PresenceHeartbeat, rpc.Handle(s.tracer, log, subject.PresenceHeartbeat, s.heartbeat, rpc.Measured(rm, "heartbeat"))},
 	}
 	for _, e := range endpoints {
 		h := s.pool.Concurrent(e.handler)

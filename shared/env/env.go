@@ -12,8 +12,9 @@ import (
 
 // Variables read here.
 const (
-	NATSURL   = "SWITCHBOARD_NATS_URL"
-	OpenRooms = "SWITCHBOARD_OPEN_ROOMS"
+	NATSURL     = "SWITCHBOARD_NATS_URL"
+	OpenRooms   = "SWITCHBOARD_OPEN_ROOMS"
+	MetricsAddr = "SWITCHBOARD_METRICS_ADDR" // monitoring listener; unset or empty: off
 )
 
 // DefaultNATSURL is used when SWITCHBOARD_NATS_URL is unset.

@@ -48,8 +48,13 @@ type Func[Req, Rep any] func(ctx context.Context, req *Req) (*Rep, error)
 // Handle returns a micro.Handler that decodes the JSON request into Req
 // (400 if it is not JSON), continues the caller's trace, runs f with a
 // per-request timeout and replies with JSON.
-func Handle[Req, Rep any](tracer trace.Tracer, log *slog.Logger, name string, f Func[Req, Rep]) micro.Handler {
+func Handle[Req, Rep any](tracer trace.Tracer, log *slog.Logger, name string, f Func[Req, Rep], opts ...Option) micro.Handler {
+	var o handleOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	return micro.HandlerFunc(func(r micro.Request) {
+		start := time.Now()
 		ctx := telemetry.Extract(context.Background(), nats.Header(r.Headers()))
 		ctx, span := tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer))
 		defer span.End()
@@ -75,11 +80,13 @@ func Handle[Req, Rep any](tracer trace.Tracer, log *slog.Logger, name string, f 
 			if rerr := r.Error(strconv.Itoa(re.Code), re.Description, nil, hdr); rerr != nil {
 				log.Warn("reply failed", slog.String("subject", r.Subject()), slog.Any("err", rerr))
 			}
+			o.observe(re.Code, start)
 			return
 		}
 		if rerr := r.RespondJSON(rep, hdr); rerr != nil {
 			log.Warn("reply failed", slog.String("subject", r.Subject()), slog.Any("err", rerr))
 		}
+		o.observe(0, start)
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/switchboard-rtc/switchboard/services/gateway"
+	"github.com/switchboard-rtc/switchboard/shared/monitor"
 	"github.com/switchboard-rtc/switchboard/shared/natsconn"
 	"github.com/switchboard-rtc/switchboard/shared/telemetry"
 )
@@ -42,8 +43,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 
 	tp := telemetry.NewProvider("gateway")
 	defer tp.Shutdown(context.Background()) // flushes spans once an exporter is set
+	reg := monitor.NewRegistry()
+	cfg.Metrics = reg
 	g, err := gateway.New(nc.Conn, cfg, log, tp)
 	if err != nil {
+		return err
+	}
+	if _, err := monitor.Start(ctx, getenv, reg, g.Ready, log); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/switchboard-rtc/switchboard/services/presence"
+	"github.com/switchboard-rtc/switchboard/shared/monitor"
 	"github.com/switchboard-rtc/switchboard/shared/natsconn"
 	"github.com/switchboard-rtc/switchboard/shared/subject"
 	"github.com/switchboard-rtc/switchboard/shared/telemetry"
@@ -41,10 +42,21 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	}
 	tp := telemetry.NewProvider("presence")
 	defer tp.Shutdown(context.Background()) // flushes spans once an exporter is set
+	reg := monitor.NewRegistry()
+	cfg.Metrics = reg
 	svc, err := presence.Start(ctx, nc.Conn, cfg, log, tp)
 	if err != nil {
 		nc.Close()
 		return err
+	}
+	ready := func(context.Context) error {
+		if !nc.IsConnected() {
+			return errors.New("NATS is not connected")
+		}
+		return nil
+	}
+	if _, err := monitor.Start(ctx, getenv, reg, ready, log); err != nil {
+		return errors.Join(err, svc.Stop(), nc.Drain())
 	}
 	log.Info("presence started", slog.String("nats_url", nc.ConnectedUrlRedacted()),
 		slog.Duration("lease_ttl", cfg.LeaseTTL), slog.Duration("reap_interval", cfg.ReapInterval))

@@ -24,6 +24,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/shared/auth"
 	"github.com/switchboard-rtc/switchboard/shared/contract"
 	"github.com/switchboard-rtc/switchboard/shared/env"
+	"github.com/switchboard-rtc/switchboard/shared/monitor"
 	"github.com/switchboard-rtc/switchboard/shared/telemetry"
 )
 
@@ -96,15 +97,21 @@ func runAll(ctx context.Context, getenv func(string) string, dev bool, stdout, s
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	tp := telemetry.NewProvider("switchboard")
 	defer tp.Shutdown(context.Background()) // flushes spans once an exporter is set
+	reg := monitor.NewRegistry()
+	cfg.Metrics = reg
 	sys, err := allinone.Start(ctx, cfg, log, tp)
 	if err != nil {
 		return err
+	}
+	metricsAddr, err := monitor.Start(ctx, getenv, reg, sys.Gateway.Ready, log)
+	if err != nil {
+		return errors.Join(err, sys.Stop())
 	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return errors.Join(fmt.Errorf("SWITCHBOARD_HTTP_ADDR %s: %w", cfg.HTTPAddr, err), sys.Stop())
 	}
-	if err := banner(stdout, cfg, ln.Addr().String(), sys.NATS.ClientURL()); err != nil {
+	if err := banner(stdout, cfg, ln.Addr().String(), sys.NATS.ClientURL(), metricsAddr); err != nil {
 		return errors.Join(err, ln.Close(), sys.Stop())
 	}
 	err = gateway.Serve(ctx, sys.Gateway, ln, log)
@@ -112,13 +119,16 @@ func runAll(ctx context.Context, getenv func(string) string, dev bool, stdout, s
 }
 
 // banner tells a person how to connect.
-func banner(w io.Writer, cfg allinone.Config, httpAddr, natsURL string) error {
+func banner(w io.Writer, cfg allinone.Config, httpAddr, natsURL, metricsAddr string) error {
 	host, port, _ := net.SplitHostPort(httpAddr)
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "127.0.0.1"
 	}
 	base := "ws://" + net.JoinHostPort(host, port)
 	fmt.Fprintf(w, "Switchboard is running.\n  gateway:  %s  (native: /v1/rooms/{room_id}/ws, Dyson: /api/chat/realtime/{chat_id})\n  NATS:     %s\n", base, natsURL)
+	if metricsAddr != "" {
+		fmt.Fprintf(w, "  metrics:  http://%s/metrics  (and /debug/pprof/)\n", metricsAddr)
+	}
 	if !cfg.Dev {
 		return nil
 	}

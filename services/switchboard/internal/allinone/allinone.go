@@ -17,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchboard-rtc/switchboard/services/gateway"
@@ -37,6 +38,9 @@ type Config struct {
 	// Gateway holds the gateway's per-connection limits
 	// (SWITCHBOARD_MAX_FRAMES_PER_SECOND, ...).
 	Gateway gateway.Config
+	// Metrics is where every service registers its Prometheus series;
+	// nil: each keeps its own, unexposed.
+	Metrics prometheus.Registerer
 
 	// Dev makes a JWT secret when none is set, and opens rooms that do not
 	// exist unless SWITCHBOARD_OPEN_ROOMS says otherwise.
@@ -143,13 +147,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, tp trace.TracerPro
 	if err != nil {
 		return nil, err
 	}
-	if s.membership, err = membership.Start(ctx, nc, membership.Config{OpenRooms: cfg.OpenRooms}, log.With(slog.String("service", "membership")), tp); err != nil {
+	if s.membership, err = membership.Start(ctx, nc, membership.Config{OpenRooms: cfg.OpenRooms, Metrics: cfg.Metrics}, log.With(slog.String("service", "membership")), tp); err != nil {
 		return nil, err
 	}
 	if nc, err = connect("presence"); err != nil {
 		return nil, err
 	}
-	if s.presence, err = presence.Start(ctx, nc, presence.Config{}, log.With(slog.String("service", "presence")), tp); err != nil {
+	if s.presence, err = presence.Start(ctx, nc, presence.Config{Metrics: cfg.Metrics}, log.With(slog.String("service", "presence")), tp); err != nil {
 		return nil, err
 	}
 	// The gateway connects over loopback TCP: the in-process connection is
@@ -161,6 +165,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, tp trace.TracerPro
 	}
 	gcfg := cfg.Gateway
 	gcfg.HTTPAddr, gcfg.JWTSecret, gcfg.GatewayID = cfg.HTTPAddr, cfg.JWTSecret, cfg.GatewayID
+	gcfg.Metrics = cfg.Metrics
 	if s.Gateway, err = gateway.New(nc, gcfg, log.With(slog.String("service", "gateway")), tp); err != nil {
 		return nil, err
 	}

@@ -246,7 +246,12 @@ func (c *conn) cut(reason string) { c.end(websocket.StatusPolicyViolation, reaso
 
 func (c *conn) end(code websocket.StatusCode, reason string, now bool) {
 	c.once.Do(func() {
-		c.g.m.disconnects.WithLabelValues(hangup(reason)).Inc()
+		why := hangup(reason)
+		c.g.m.disconnects.WithLabelValues(why).Inc()
+		if why != "closed" && why != "shutdown" {
+			c.g.log.Info("connection closed by the gateway", slog.String("connection_id", c.id()),
+				slog.String("room_id", c.roomID), slog.String("reason", why), slog.String("detail", reason))
+		}
 		c.mu.Lock()
 		c.dead = true
 		c.queue, c.pending, c.spare, c.queued = nil, nil, nil, 0
@@ -304,7 +309,7 @@ func (g *Gateway) serveConn(ctx context.Context, c *conn, span trace.Span, start
 
 	r, err := g.hub.acquire(ctx, c.roomID)
 	if err != nil {
-		g.log.Error("room subscription failed", slog.String("room_id", c.roomID), slog.Any("err", err))
+		g.log.ErrorContext(ctx, "room subscription failed", slog.String("room_id", c.roomID), slog.Any("err", err))
 		c.kill(websocket.StatusInternalError, reasonInternal)
 		g.unregister(c)
 		return
@@ -313,7 +318,7 @@ func (g *Gateway) serveConn(ctx context.Context, c *conn, span trace.Span, start
 	err = r.join(jctx, c)
 	cancel()
 	if err != nil {
-		g.log.Error("presence join failed", slog.String("room_id", c.roomID), slog.Any("err", err))
+		g.log.ErrorContext(ctx, "presence join failed", slog.String("room_id", c.roomID), slog.Any("err", err))
 		c.kill(websocket.StatusInternalError, reasonNoPresence)
 		// The join may have been stored after all (a reply lost or too
 		// late): take it back, or it would stay while this lease lives.

@@ -146,7 +146,7 @@ func (g *Gateway) authorize(ctx context.Context, roomID, userID string) (dialect
 	err := rpc.Call(ctx, g.nc, subject.MembershipAuthorize, contract.AuthorizeRequest{RoomID: roomID, UserID: userID}, &rep)
 	switch {
 	case err != nil:
-		g.log.Warn("membership did not authorize", slog.String("room_id", roomID), slog.Any("err", err))
+		g.log.WarnContext(ctx, "membership did not authorize", slog.String("room_id", roomID), slog.Any("err", err))
 		return dialect.Unavailable, false
 	case !rep.Allowed:
 		return dialect.Forbidden, false

@@ -73,18 +73,18 @@ func Handle[Req, Rep any](tracer trace.Tracer, log *slog.Logger, name string, f 
 		if err != nil {
 			var re *Error
 			if !errors.As(err, &re) {
-				log.Error("request failed", slog.String("subject", r.Subject()), slog.Any("err", err))
+				log.ErrorContext(ctx, "request failed", slog.String("subject", r.Subject()), slog.Any("err", err))
 				re = &Error{Code: 500, Description: "internal error"}
 			}
 			span.SetStatus(codes.Error, re.Description)
 			if rerr := r.Error(strconv.Itoa(re.Code), re.Description, nil, hdr); rerr != nil {
-				log.Warn("reply failed", slog.String("subject", r.Subject()), slog.Any("err", rerr))
+				log.WarnContext(ctx, "reply failed", slog.String("subject", r.Subject()), slog.Any("err", rerr))
 			}
 			o.observe(re.Code, start)
 			return
 		}
 		if rerr := r.RespondJSON(rep, hdr); rerr != nil {
-			log.Warn("reply failed", slog.String("subject", r.Subject()), slog.Any("err", rerr))
+			log.WarnContext(ctx, "reply failed", slog.String("subject", r.Subject()), slog.Any("err", rerr))
 		}
 		o.observe(0, start)
 	})

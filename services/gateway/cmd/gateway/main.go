@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/switchboard-rtc/switchboard/services/gateway"
+	"github.com/switchboard-rtc/switchboard/shared/logging"
 	"github.com/switchboard-rtc/switchboard/shared/monitor"
 	"github.com/switchboard-rtc/switchboard/shared/natsconn"
 	"github.com/switchboard-rtc/switchboard/shared/telemetry"
@@ -22,14 +23,17 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+	if err := run(ctx, os.Getenv, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "gateway:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err error) {
-	log := slog.New(slog.NewJSONHandler(stdout, nil))
+func run(ctx context.Context, getenv func(string) string, logw io.Writer) (err error) {
+	log, err := logging.New(getenv, logw, "json")
+	if err != nil {
+		return err
+	}
 	cfg, err := gateway.LoadConfig(getenv)
 	if err != nil {
 		return err
@@ -56,6 +60,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err
 	if err != nil {
 		return fmt.Errorf("SWITCHBOARD_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}
-	log.Info("gateway listening", slog.String("addr", ln.Addr().String()), slog.String("nats_url", cfg.NATSURL))
+	log.Info("gateway listening", slog.String("addr", ln.Addr().String()), slog.String("nats_url", logging.RedactURLs(cfg.NATSURL)))
 	return gateway.Serve(ctx, g, ln, log)
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/switchboard-rtc/switchboard/services/membership"
+	"github.com/switchboard-rtc/switchboard/shared/logging"
 	"github.com/switchboard-rtc/switchboard/shared/monitor"
 	"github.com/switchboard-rtc/switchboard/shared/natsconn"
 	"github.com/switchboard-rtc/switchboard/shared/subject"
@@ -21,7 +22,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, os.Getenv, os.Stdout)
+	err := run(ctx, os.Getenv, os.Stderr)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "membership:", err)
@@ -30,8 +31,11 @@ func main() {
 }
 
 // run serves until ctx is done, then stops the service and drains NATS.
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err error) {
-	log := slog.New(slog.NewJSONHandler(stdout, nil))
+func run(ctx context.Context, getenv func(string) string, logw io.Writer) (err error) {
+	log, err := logging.New(getenv, logw, "json")
+	if err != nil {
+		return err
+	}
 	cfg, err := membership.LoadConfig(getenv)
 	if err != nil {
 		return err

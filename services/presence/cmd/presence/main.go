@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/switchboard-rtc/switchboard/services/presence"
+	"github.com/switchboard-rtc/switchboard/shared/logging"
 	"github.com/switchboard-rtc/switchboard/shared/monitor"
 	"github.com/switchboard-rtc/switchboard/shared/natsconn"
 	"github.com/switchboard-rtc/switchboard/shared/subject"
@@ -22,7 +23,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+	if err := run(ctx, os.Getenv, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "presence:", err)
 		os.Exit(1)
 	}
@@ -30,8 +31,11 @@ func main() {
 
 // run serves until ctx is done, then shuts down in order: the service, then
 // the NATS connection.
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) (err error) {
-	log := slog.New(slog.NewJSONHandler(stdout, nil))
+func run(ctx context.Context, getenv func(string) string, logw io.Writer) (err error) {
+	log, err := logging.New(getenv, logw, "json")
+	if err != nil {
+		return err
+	}
 	cfg, err := presence.LoadConfig(getenv)
 	if err != nil {
 		return err

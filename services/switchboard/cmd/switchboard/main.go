@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -24,6 +23,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/shared/auth"
 	"github.com/switchboard-rtc/switchboard/shared/contract"
 	"github.com/switchboard-rtc/switchboard/shared/env"
+	"github.com/switchboard-rtc/switchboard/shared/logging"
 	"github.com/switchboard-rtc/switchboard/shared/monitor"
 	"github.com/switchboard-rtc/switchboard/shared/telemetry"
 )
@@ -94,7 +94,14 @@ func runAll(ctx context.Context, getenv func(string) string, dev bool, stdout, s
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	format := "json"
+	if dev {
+		format = "text"
+	}
+	log, err := logging.New(getenv, stderr, format)
+	if err != nil {
+		return err
+	}
 	tp := telemetry.NewProvider("switchboard")
 	defer tp.Shutdown(context.Background()) // flushes spans once an exporter is set
 	reg := monitor.NewRegistry()

@@ -1,17 +1,56 @@
 package telemetry
 
 import (
+	"context"
+	"fmt"
+
+	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
-// NewProvider returns a tracer provider for a binary named service. It
-// records spans, so every message a service sends carries a valid trace
-// context even before any exporter is configured; pass
-// sdktrace.WithBatcher(exporter) to send the spans somewhere. The caller
-// shuts it down on exit to flush them.
-func NewProvider(service string, opts ...sdktrace.TracerProviderOption) *sdktrace.TracerProvider {
-	res := resource.NewSchemaless(attribute.String("service.name", service))
-	return sdktrace.NewTracerProvider(append([]sdktrace.TracerProviderOption{sdktrace.WithResource(res)}, opts...)...)
+// Service names, the service.name of each service's spans (also inside the
+// all-in-one, so that a trace shows which service did what).
+const (
+	GatewayService    = "switchboard-gateway"
+	MembershipService = "switchboard-membership"
+	PresenceService   = "switchboard-presence"
+)
+
+// NewProvider returns a tracer provider for service, configured by the
+// standard OpenTelemetry environment: the exporter (OTEL_TRACES_EXPORTER,
+// OTEL_EXPORTER_OTLP_*), the sampler (OTEL_TRACES_SAMPLER and its
+// argument), the resource (OTEL_RESOURCE_ATTRIBUTES, and OTEL_SERVICE_NAME
+// over service). With no exporter variable set, spans are recorded (every
+// message still carries a valid trace context) but sent nowhere, and
+// nothing is said about it. The caller shuts the provider down on exit, to
+// flush what is batched.
+func NewProvider(ctx context.Context, service string, getenv func(string) string) (*sdktrace.TracerProvider, error) {
+	res, err := resource.New(ctx,
+		resource.WithAttributes(attribute.String("service.name", service)),
+		resource.WithFromEnv(), // OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME
+		resource.WithTelemetrySDK(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry resource: %w", err)
+	}
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
+	if exporting(getenv) {
+		exp, err := autoexport.NewSpanExporter(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("trace exporter (OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_*): %w", err)
+		}
+		opts = append(opts, sdktrace.WithBatcher(exp))
+	}
+	return sdktrace.NewTracerProvider(opts...), nil
+}
+
+// exporting reports whether the environment asks for spans to be exported:
+// autoexport would otherwise default to OTLP on localhost.
+func exporting(getenv func(string) string) bool {
+	if v := getenv("OTEL_TRACES_EXPORTER"); v != "" {
+		return v != "none"
+	}
+	return getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
 }

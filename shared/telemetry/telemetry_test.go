@@ -10,7 +10,10 @@ import (
 )
 
 func TestRoundTripThroughHeaders(t *testing.T) {
-	tp := NewProvider("test")
+	tp, err := NewProvider(context.Background(), "test", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer tp.Shutdown(context.Background())
 	ctx, span := tp.Tracer("t").Start(context.Background(), "op")
 	defer span.End()
@@ -35,5 +38,26 @@ func TestRoundTripThroughHeaders(t *testing.T) {
 	m := Msg(ctx, "s", []byte("x"))
 	if m.Subject != "s" || nats.Header(m.Header).Get("traceparent") == "" {
 		t.Fatalf("Msg: %+v", m)
+	}
+}
+
+func TestExporting(t *testing.T) {
+	for env, want := range map[[2]string]bool{
+		{"", ""}:                                                false,
+		{"OTEL_TRACES_EXPORTER", "none"}:                        false,
+		{"OTEL_TRACES_EXPORTER", "otlp"}:                        true,
+		{"OTEL_TRACES_EXPORTER", "console"}:                     true,
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"}:        true,
+		{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:4318"}: true,
+	} {
+		got := exporting(func(k string) string {
+			if k == env[0] {
+				return env[1]
+			}
+			return ""
+		})
+		if got != want {
+			t.Errorf("%v: exporting = %v, want %v", env, got, want)
+		}
 	}
 }

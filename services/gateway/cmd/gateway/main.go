@@ -38,6 +38,13 @@ func run(ctx context.Context, getenv func(string) string, logw io.Writer) (err e
 	if err != nil {
 		return err
 	}
+	// Created first, so that its shutdown, which flushes the spans, runs
+	// after NATS has drained.
+	tp, err := telemetry.NewProvider(ctx, telemetry.GatewayService, getenv)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, tp.Shutdown(context.Background())) }()
 	nc, err := natsconn.Connect(cfg.NATSURL, "gateway", log, gateway.NATSOptions()...)
 	if err != nil {
 		return err
@@ -45,8 +52,6 @@ func run(ctx context.Context, getenv func(string) string, logw io.Writer) (err e
 	// Drain last, so that the leaves of closing sockets are out.
 	defer func() { err = errors.Join(err, nc.Drain()) }()
 
-	tp := telemetry.NewProvider("gateway")
-	defer tp.Shutdown(context.Background()) // flushes spans once an exporter is set
 	reg := monitor.NewRegistry()
 	cfg.Metrics = reg
 	g, err := gateway.New(nc.Conn, cfg, log, tp)

@@ -40,12 +40,17 @@ func run(ctx context.Context, getenv func(string) string, logw io.Writer) (err e
 	if err != nil {
 		return err
 	}
+	// Created first, so that its shutdown, which flushes the spans, runs
+	// after NATS has drained.
+	tp, err := telemetry.NewProvider(ctx, telemetry.MembershipService, getenv)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, tp.Shutdown(context.Background())) }()
 	nc, err := natsconn.Connect(cfg.NATSURL, subject.MembershipService, log)
 	if err != nil {
 		return err
 	}
-	tp := telemetry.NewProvider("membership")
-	defer tp.Shutdown(context.Background()) // flushes spans once an exporter is set
 	reg := monitor.NewRegistry()
 	cfg.Metrics = reg
 	svc, err := membership.Start(ctx, nc.Conn, cfg, log, tp)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchboard-rtc/switchboard/services/gateway"
 	"github.com/switchboard-rtc/switchboard/services/switchboard/internal/allinone"
@@ -102,8 +103,20 @@ func runAll(ctx context.Context, getenv func(string) string, dev bool, stdout, s
 	if err != nil {
 		return err
 	}
-	tp := telemetry.NewProvider("switchboard")
-	defer tp.Shutdown(context.Background()) // flushes spans once an exporter is set
+	var tp allinone.Tracers
+	for _, t := range []struct {
+		dst     *trace.TracerProvider
+		service string
+	}{{&tp.Gateway, telemetry.GatewayService}, {&tp.Membership, telemetry.MembershipService}, {&tp.Presence, telemetry.PresenceService}} {
+		p, err := telemetry.NewProvider(ctx, t.service, getenv)
+		if err != nil {
+			return err
+		}
+		// Deferred before anything stops: the spans are flushed after
+		// NATS has drained.
+		defer p.Shutdown(context.Background())
+		*t.dst = p
+	}
 	reg := monitor.NewRegistry()
 	cfg.Metrics = reg
 	sys, err := allinone.Start(ctx, cfg, log, tp)

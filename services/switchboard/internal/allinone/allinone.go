@@ -114,8 +114,14 @@ type System struct {
 	closed     []chan struct{} // one per conn, closed when it is
 }
 
+// Tracers are the tracer providers of the all-in-one's services, one each,
+// so that each service's spans carry its own service.name.
+type Tracers struct {
+	Gateway, Membership, Presence trace.TracerProvider
+}
+
 // Start starts the embedded server and the three services.
-func Start(ctx context.Context, cfg Config, log *slog.Logger, tp trace.TracerProvider) (s *System, err error) {
+func Start(ctx context.Context, cfg Config, log *slog.Logger, tp Tracers) (s *System, err error) {
 	host, port, err := splitHostPort(cfg.NATSListen)
 	if err != nil {
 		return nil, fmt.Errorf("SWITCHBOARD_NATS_LISTEN: %w", err)
@@ -147,13 +153,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, tp trace.TracerPro
 	if err != nil {
 		return nil, err
 	}
-	if s.membership, err = membership.Start(ctx, nc, membership.Config{OpenRooms: cfg.OpenRooms, Metrics: cfg.Metrics}, log.With(slog.String("service", "membership")), tp); err != nil {
+	if s.membership, err = membership.Start(ctx, nc, membership.Config{OpenRooms: cfg.OpenRooms, Metrics: cfg.Metrics}, log.With(slog.String("service", "membership")), tp.Membership); err != nil {
 		return nil, err
 	}
 	if nc, err = connect("presence"); err != nil {
 		return nil, err
 	}
-	if s.presence, err = presence.Start(ctx, nc, presence.Config{Metrics: cfg.Metrics}, log.With(slog.String("service", "presence")), tp); err != nil {
+	if s.presence, err = presence.Start(ctx, nc, presence.Config{Metrics: cfg.Metrics}, log.With(slog.String("service", "presence")), tp.Presence); err != nil {
 		return nil, err
 	}
 	// The gateway connects over loopback TCP: the in-process connection is
@@ -166,7 +172,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, tp trace.TracerPro
 	gcfg := cfg.Gateway
 	gcfg.HTTPAddr, gcfg.JWTSecret, gcfg.GatewayID = cfg.HTTPAddr, cfg.JWTSecret, cfg.GatewayID
 	gcfg.Metrics = cfg.Metrics
-	if s.Gateway, err = gateway.New(nc, gcfg, log.With(slog.String("service", "gateway")), tp); err != nil {
+	if s.Gateway, err = gateway.New(nc, gcfg, log.With(slog.String("service", "gateway")), tp.Gateway); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/switchboard-rtc/switchboard/shared/poll"
+	"github.com/switchboard-rtc/switchboard/shared/syncbuf"
+)
+
+// span is what the test keeps of an exported span.
+type span struct {
+	service, name     string
+	trace, id, parent string
+}
+
+// otlpReceiver is an OTLP/HTTP trace receiver (protobuf), in process.
+type otlpReceiver struct {
+	*httptest.Server
+	mu    sync.Mutex
+	spans []span
+}
+
+func newOTLPReceiver(t *testing.T) *otlpReceiver {
+	r := &otlpReceiver{}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, err := io.ReadAll(req.Body)
+		var msg coltracepb.ExportTraceServiceRequest
+		if err == nil {
+			err = proto.Unmarshal(body, &msg)
+		}
+		if req.URL.Path != "/v1/traces" || err != nil {
+			t.Errorf("receiver: %s %v", req.URL.Path, err)
+			http.Error(w, "bad request", 400)
+			return
+		}
+		r.mu.Lock()
+		for _, rs := range msg.GetResourceSpans() {
+			service := ""
+			for _, a := range rs.GetResource().GetAttributes() {
+				if a.GetKey() == "service.name" {
+					service = a.GetValue().GetStringValue()
+				}
+			}
+			for _, ss := range rs.GetScopeSpans() {
+				for _, s := range ss.GetSpans() {
+					r.spans = append(r.spans, span{service, s.GetName(), hex.EncodeToString(s.GetTraceId()), hex.EncodeToString(s.GetSpanId()), hex.EncodeToString(s.GetParentSpanId())})
+				}
+			}
+		}
+		r.mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		b, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+		w.Write(b)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *otlpReceiver) find(name string) (span, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.spans {
+		if s.name == name {
+			return s, true
+		}
+	}
+	return span{}, false
+}
+
+// TestTracesExported runs the all-in-one with an OTLP endpoint set and
+// joins with a browser's traceparent: the connect's spans reach the
+// receiver, each with its service's name, in the browser's trace, the
+// gateway's span a child of the browser's.
+func TestTracesExported(t *testing.T) {
+	recv := newOTLPReceiver(t)
+	env := map[string]string{
+		"SWITCHBOARD_HTTP_ADDR":       "127.0.0.1:0",
+		"SWITCHBOARD_NATS_LISTEN":     "127.0.0.1:-1",
+		"SWITCHBOARD_DATA_DIR":        t.TempDir(),
+		"OTEL_EXPORTER_OTLP_ENDPOINT": recv.URL,
+		"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+		"OTEL_BSP_SCHEDULE_DELAY":     "50",
+	}
+	for k, v := range env { // the OpenTelemetry SDK reads the process environment
+		if len(k) > 5 && k[:5] == "OTEL_" {
+			t.Setenv(k, v)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out syncbuf.Buffer
+	errc := make(chan error, 1)
+	go func() { errc <- run(ctx, []string{"run", "--dev"}, envOf(env), &out, io.Discard) }()
+	snippet := regexp.MustCompile(`new WebSocket\("(ws://[^"]+)"\)`)
+	poll.Until(t, 20*time.Second, "the banner", func() bool { return snippet.MatchString(out.String()) })
+
+	const browserTrace, browserSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer dcancel()
+	ws, _, err := websocket.Dial(dctx, snippet.FindStringSubmatch(out.String())[1], &websocket.DialOptions{
+		HTTPHeader: http.Header{"Traceparent": {"00-" + browserTrace + "-" + browserSpan + "-01"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ws.Read(dctx); err != nil {
+		t.Fatal(err)
+	}
+	ws.Close(websocket.StatusNormalClosure, "")
+
+	want := map[string]string{
+		"gateway.connect":      "switchboard-gateway",
+		"membership.authorize": "switchboard-membership",
+		"presence.join":        "switchboard-presence",
+	}
+	poll.Until(t, 10*time.Second, "the connect's spans exported", func() bool {
+		for name := range want {
+			if _, ok := recv.find(name); !ok {
+				return false
+			}
+		}
+		return true
+	})
+	for name, service := range want {
+		s, _ := recv.find(name)
+		if s.service != service || s.trace != browserTrace {
+			t.Errorf("%s: service %q trace %s; want %q in the browser's trace", name, s.service, s.trace, service)
+		}
+	}
+	if c, _ := recv.find("gateway.connect"); c.parent != browserSpan {
+		t.Errorf("gateway.connect's parent is %s, want the browser's span %s", c.parent, browserSpan)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -76,10 +76,23 @@ func newMetrics(reg prometheus.Registerer, reconnects func() float64) *metrics {
 			received:    received.WithLabelValues(n),
 			delivered:   delivered.WithLabelValues(n),
 		}
-		m.admissions.WithLabelValues(n, "ok")
+		// Every series of a fixed label set exists from the start, at
+		// zero, so that rates and alerts work before the first event.
+		for _, r := range []string{"ok", "bad_request", "unauthorized", "forbidden", "unavailable"} {
+			m.admissions.WithLabelValues(n, r)
+		}
+	}
+	for _, code := range []string{dialect.CodeBadRequest, dialect.CodeTooLarge, dialect.CodeRateLimited, dialect.CodeUnknownTarget} {
+		m.signalErrors.WithLabelValues(code)
+	}
+	for _, r := range hangups {
+		m.disconnects.WithLabelValues(r)
 	}
 	return m
 }
+
+// hangups are the values of disconnects_total's reason label.
+var hangups = []string{"closed", "slow_consumer", "rate_limited", "too_large", "kicked", "shutdown", "ping_timeout", "error"}
 
 // hangup names why a connection ended, for disconnects_total, from the
 // close reason the gateway gave it.

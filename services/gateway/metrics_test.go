@@ -1,6 +1,9 @@
 package gateway
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestHangup(t *testing.T) {
 	for reason, want := range map[string]string{
@@ -18,6 +21,9 @@ func TestHangup(t *testing.T) {
 	} {
 		if got := hangup(reason); got != want {
 			t.Errorf("hangup(%q) = %s, want %s", reason, got, want)
+		}
+		if !slices.Contains(hangups, want) {
+			t.Errorf("%s is not among the label values set up at start", want)
 		}
 	}
 }

@@ -28,8 +28,8 @@ func TestRequestMetrics(t *testing.T) {
 			t.Errorf("requests_total{%s,%s} = %v, want 1", tt.endpoint, tt.result, got)
 		}
 	}
-	if n, err := testutil.GatherAndCount(reg, "switchboard_membership_request_duration_seconds"); err != nil || n != 2 {
-		t.Errorf("duration series: %d, %v; want one per endpoint used (2)", n, err)
+	if n, err := testutil.GatherAndCount(reg, "switchboard_membership_request_duration_seconds"); err != nil || n != 6 {
+		t.Errorf("duration series: %d, %v; want one per endpoint (6), there from the start", n, err)
 	}
 }
 

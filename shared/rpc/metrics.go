@@ -41,8 +41,12 @@ type handleOptions struct {
 	endpoint string
 }
 
-// Measured counts and times the endpoint's requests in m.
+// Measured counts and times the endpoint's requests in m. Its series
+// exist from the start (at zero), so that rates work before the first
+// request.
 func Measured(m *Metrics, endpoint string) Option {
+	m.requests.WithLabelValues(endpoint, "ok")
+	m.duration.WithLabelValues(endpoint)
 	return func(o *handleOptions) { o.metrics, o.endpoint = m, endpoint }
 }
 

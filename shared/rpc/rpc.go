@@ -77,16 +77,18 @@ func Handle[Req, Rep any](tracer trace.Tracer, log *slog.Logger, name string, f 
 				re = &Error{Code: 500, Description: "internal error"}
 			}
 			span.SetStatus(codes.Error, re.Description)
+			// Counted before the reply goes, so a caller that has the reply
+			// sees it counted.
+			o.observe(re.Code, start)
 			if rerr := r.Error(strconv.Itoa(re.Code), re.Description, nil, hdr); rerr != nil {
 				log.WarnContext(ctx, "reply failed", slog.String("subject", r.Subject()), slog.Any("err", rerr))
 			}
-			o.observe(re.Code, start)
 			return
 		}
+		o.observe(0, start)
 		if rerr := r.RespondJSON(rep, hdr); rerr != nil {
 			log.WarnContext(ctx, "reply failed", slog.String("subject", r.Subject()), slog.Any("err", rerr))
 		}
-		o.observe(0, start)
 	})
 }
 

@@ -468,9 +468,7 @@ func (g *Gateway) leave(c *conn) {
 	if try(context.Background()) == nil {
 		return
 	}
-	g.background.Add(1)
-	go func() {
-		defer g.background.Done()
+	g.goBackground(func() {
 		for wait := time.Second; ; wait = min(2*wait, 15*time.Second) {
 			select {
 			case <-g.ctx.Done():
@@ -483,5 +481,5 @@ func (g *Gateway) leave(c *conn) {
 			}
 			g.log.Warn("presence leave failed, will retry", slog.String("connection_id", c.id()), slog.Any("err", err))
 		}
-	}()
+	})
 }

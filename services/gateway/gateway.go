@@ -47,6 +47,8 @@ type Gateway struct {
 	ctx          context.Context // done when the gateway stops
 	stop         context.CancelFunc
 	background   sync.WaitGroup
+	bgMu         sync.Mutex
+	bgStopped    bool // guarded by bgMu: no more background goroutines
 	shutdownOnce sync.Once
 	readyMu      sync.Mutex
 	readyAt      time.Time // last time membership answered a ping
@@ -225,7 +227,25 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 			err = fmt.Errorf("gateway shutdown: %w", ctx.Err())
 		}
 		g.stop()
+		g.bgMu.Lock()
+		g.bgStopped = true
+		g.bgMu.Unlock()
 		g.background.Wait()
 	})
 	return err
+}
+
+// goBackground runs f in a goroutine that Shutdown waits for, unless
+// Shutdown has begun waiting (f is then not run: its context is done).
+func (g *Gateway) goBackground(f func()) {
+	g.bgMu.Lock()
+	defer g.bgMu.Unlock()
+	if g.bgStopped {
+		return
+	}
+	g.background.Add(1)
+	go func() {
+		defer g.background.Done()
+		f()
+	}()
 }

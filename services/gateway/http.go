@@ -79,8 +79,15 @@ func headerHasToken(h http.Header, name, token string) bool {
 func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, d dialect.Dialect, roomID string) {
 	start := time.Now()
 	ctx := telemetry.ExtractHTTP(r.Context(), r.Header)
+	// HTTP semantic conventions; never the query, which may hold a token.
 	ctx, span := g.tracer.Start(ctx, "gateway.connect", trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(attribute.String("switchboard.dialect", d.Name())))
+		trace.WithAttributes(
+			attribute.String("http.request.method", r.Method),
+			attribute.String("url.path", r.URL.Path),
+			attribute.String("url.scheme", scheme(r)),
+			attribute.String("server.address", r.Host),
+			attribute.String("user_agent.original", r.UserAgent()),
+			attribute.String("switchboard.dialect", d.Name())))
 	served := false
 	defer func() {
 		if !served {
@@ -89,6 +96,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, d dialect.Dial
 	}()
 	fail := func(why dialect.Refusal, msg string) {
 		span.SetStatus(codes.Error, msg)
+		span.SetAttributes(attribute.Int("http.response.status_code", why.Status()))
 		g.m.admissions.WithLabelValues(d.Name(), admissionResults[why]).Inc()
 		d.Refuse(w, why)
 	}
@@ -104,6 +112,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, d dialect.Dial
 		fail(dialect.Unauthorized, "unauthorized")
 		return
 	}
+	span.SetAttributes(attribute.String("switchboard.user_id", user.ID))
 	if g.draining.Load() {
 		fail(dialect.Unavailable, "draining")
 		return
@@ -129,12 +138,22 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, d dialect.Dial
 		span.SetStatus(codes.Error, "upgrade failed")
 		return
 	}
+	span.SetAttributes(attribute.Int("http.response.status_code", http.StatusSwitchingProtocols))
 	c := g.newConn(ws, d, roomID, user, ctx)
 	c.cork = sb.cork
+	span.SetAttributes(attribute.String("switchboard.connection_id", c.id()))
 	// Joining runs here, on a stack already grown for it; the connection's
 	// long life then goes on in a goroutine of its own (see serveConn).
 	served = true
 	g.serveConn(context.WithoutCancel(ctx), c, span, start)
+}
+
+// scheme is the request's URL scheme as the client used it.
+func scheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // authorize asks membership whether userID may enter roomID. Failing to get

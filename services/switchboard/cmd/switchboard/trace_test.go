@@ -7,12 +7,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/switchboard-rtc/switchboard/shared/poll"
@@ -23,6 +26,7 @@ import (
 type span struct {
 	service, name     string
 	trace, id, parent string
+	attrs             map[string]string
 }
 
 // otlpReceiver is an OTLP/HTTP trace receiver (protobuf), in process.
@@ -55,7 +59,16 @@ func newOTLPReceiver(t *testing.T) *otlpReceiver {
 			}
 			for _, ss := range rs.GetScopeSpans() {
 				for _, s := range ss.GetSpans() {
-					r.spans = append(r.spans, span{service, s.GetName(), hex.EncodeToString(s.GetTraceId()), hex.EncodeToString(s.GetSpanId()), hex.EncodeToString(s.GetParentSpanId())})
+					attrs := map[string]string{}
+					for _, a := range s.GetAttributes() {
+						v := a.GetValue()
+						attrs[a.GetKey()] = v.GetStringValue()
+						if _, ok := v.GetValue().(*commonpb.AnyValue_IntValue); ok {
+							attrs[a.GetKey()] = strconv.FormatInt(v.GetIntValue(), 10)
+						}
+					}
+					r.spans = append(r.spans, span{service, s.GetName(), hex.EncodeToString(s.GetTraceId()),
+						hex.EncodeToString(s.GetSpanId()), hex.EncodeToString(s.GetParentSpanId()), attrs})
 				}
 			}
 		}
@@ -139,9 +152,35 @@ func TestTracesExported(t *testing.T) {
 			t.Errorf("%s: service %q trace %s; want %q in the browser's trace", name, s.service, s.trace, service)
 		}
 	}
-	if c, _ := recv.find("gateway.connect"); c.parent != browserSpan {
+	c, _ := recv.find("gateway.connect")
+	if c.parent != browserSpan {
 		t.Errorf("gateway.connect's parent is %s, want the browser's span %s", c.parent, browserSpan)
 	}
+	for k, want := range map[string]string{
+		"http.request.method":       "GET",
+		"url.path":                  "/v1/rooms/demo/ws",
+		"http.response.status_code": "101",
+		"switchboard.room_id":       "demo",
+		"switchboard.user_id":       "alice",
+		"switchboard.dialect":       "native",
+	} {
+		if c.attrs[k] != want {
+			t.Errorf("gateway.connect %s = %q, want %q", k, c.attrs[k], want)
+		}
+	}
+	if !strings.HasPrefix(c.attrs["switchboard.connection_id"], "c_") {
+		t.Errorf("gateway.connect has no connection id: %v", c.attrs)
+	}
+	token := regexp.MustCompile(`access_token=([^"&]+)`).FindStringSubmatch(out.String())[1]
+	recv.mu.Lock()
+	for _, s := range recv.spans {
+		for k, v := range s.attrs {
+			if strings.Contains(v, token) {
+				t.Errorf("span %s attribute %s holds the token", s.name, k)
+			}
+		}
+	}
+	recv.mu.Unlock()
 	cancel()
 	if err := <-errc; err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -36,7 +37,7 @@ func TestLogsCarryTraceIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(g.Handler())
-	t.Cleanup(func() { g.Shutdown(t.Context()); srv.Close() })
+	t.Cleanup(func() { g.Shutdown(context.Background()); srv.Close() })
 
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 	tok := token(t, "alice")

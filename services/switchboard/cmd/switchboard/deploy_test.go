@@ -85,7 +85,7 @@ func TestDeployMonitoringFiles(t *testing.T) {
 
 // scrapeAllInOne runs the all-in-one with a monitoring listener and returns
 // the names of the series on its /metrics.
-func scrapeAllInOne(t *testing.T) map[string]bool {
+func scrapeAllInOne(t testing.TB) map[string]bool {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out syncbuf.Buffer

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -9,12 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/switchboard-rtc/switchboard/shared/poll"
-	"github.com/switchboard-rtc/switchboard/shared/syncbuf"
 )
 
 // TestDeployMonitoringFiles checks the Grafana dashboard and the Prometheus
@@ -87,25 +82,11 @@ func TestDeployMonitoringFiles(t *testing.T) {
 // the names of the series on its /metrics.
 func scrapeAllInOne(t testing.TB) map[string]bool {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var out syncbuf.Buffer
-	errc := make(chan error, 1)
-	go func() {
-		errc <- run(ctx, []string{"run", "--dev"}, envOf(map[string]string{
-			"SWITCHBOARD_HTTP_ADDR":    "127.0.0.1:0",
-			"SWITCHBOARD_NATS_LISTEN":  "127.0.0.1:-1",
-			"SWITCHBOARD_DATA_DIR":     t.TempDir(),
-			"SWITCHBOARD_METRICS_ADDR": "127.0.0.1:0",
-		}), &out, io.Discard)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-errc; err != nil {
-			t.Error(err)
-		}
-	})
+	out, _ := startDev(t, map[string]string{"SWITCHBOARD_METRICS_ADDR": "127.0.0.1:0"})
 	addr := regexp.MustCompile(`metrics: +(http://\S+/metrics)`)
-	poll.Until(t, 20*time.Second, "the metrics address in the banner", func() bool { return addr.MatchString(out.String()) })
+	if !addr.MatchString(out.String()) {
+		t.Fatalf("no metrics address in the banner:\n%s", out.String())
+	}
 	resp, err := http.Get(addr.FindStringSubmatch(out.String())[1])
 	if err != nil {
 		t.Fatal(err)

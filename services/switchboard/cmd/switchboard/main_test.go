@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,19 +115,40 @@ func TestOperatorCommands(t *testing.T) {
 
 // TestRunDev starts the all-in-one as make run does and connects with the
 // URL and token it prints.
-func TestRunDev(t *testing.T) {
+// snippet finds the WebSocket URL in the dev-mode banner.
+var snippet = regexp.MustCompile(`new WebSocket\("(ws://[^"]+)"\)`)
+
+// startDev runs the all-in-one in dev mode on free ports and a temporary
+// data directory, with extra variables, and returns its output once the
+// banner is out, and stop, which ends it and returns run's error (also
+// called when the test ends).
+func startDev(t testing.TB, extra map[string]string) (out *syncbuf.Buffer, stop func() error) {
+	t.Helper()
+	env := map[string]string{
+		"SWITCHBOARD_HTTP_ADDR":   "127.0.0.1:0",
+		"SWITCHBOARD_NATS_LISTEN": "127.0.0.1:-1",
+		"SWITCHBOARD_DATA_DIR":    t.TempDir(),
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var out syncbuf.Buffer
+	out = &syncbuf.Buffer{}
 	errc := make(chan error, 1)
-	go func() {
-		errc <- run(ctx, []string{"run", "--dev"}, envOf(map[string]string{
-			"SWITCHBOARD_HTTP_ADDR":   "127.0.0.1:0",
-			"SWITCHBOARD_NATS_LISTEN": "127.0.0.1:-1",
-			"SWITCHBOARD_DATA_DIR":    t.TempDir(),
-		}), &out, io.Discard)
-	}()
-	snippet := regexp.MustCompile(`new WebSocket\("(ws://[^"]+)"\)`)
+	go func() { errc <- run(ctx, []string{"run", "--dev"}, envOf(env), out, io.Discard) }()
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() { cancel(); err = <-errc })
+		return err
+	}
+	t.Cleanup(func() { _ = stop() })
 	poll.Until(t, 20*time.Second, "the banner", func() bool { return snippet.MatchString(out.String()) })
+	return out, stop
+}
+
+func TestRunDev(t *testing.T) {
+	out, stop := startDev(t, nil)
 	url := snippet.FindStringSubmatch(out.String())[1]
 
 	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -185,8 +207,7 @@ func TestRunDev(t *testing.T) {
 			}
 		}
 	}()
-	cancel()
-	if err := <-errc; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	if code := <-codes; code != websocket.StatusGoingAway {

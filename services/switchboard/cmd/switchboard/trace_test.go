@@ -19,7 +19,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/switchboard-rtc/switchboard/shared/poll"
-	"github.com/switchboard-rtc/switchboard/shared/syncbuf"
 )
 
 // span is what the test keeps of an exported span.
@@ -99,25 +98,14 @@ func (r *otlpReceiver) find(name string) (span, bool) {
 func TestTracesExported(t *testing.T) {
 	recv := newOTLPReceiver(t)
 	env := map[string]string{
-		"SWITCHBOARD_HTTP_ADDR":       "127.0.0.1:0",
-		"SWITCHBOARD_NATS_LISTEN":     "127.0.0.1:-1",
-		"SWITCHBOARD_DATA_DIR":        t.TempDir(),
 		"OTEL_EXPORTER_OTLP_ENDPOINT": recv.URL,
 		"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
 		"OTEL_BSP_SCHEDULE_DELAY":     "50",
 	}
 	for k, v := range env { // the OpenTelemetry SDK reads the process environment
-		if len(k) > 5 && k[:5] == "OTEL_" {
-			t.Setenv(k, v)
-		}
+		t.Setenv(k, v)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out syncbuf.Buffer
-	errc := make(chan error, 1)
-	go func() { errc <- run(ctx, []string{"run", "--dev"}, envOf(env), &out, io.Discard) }()
-	snippet := regexp.MustCompile(`new WebSocket\("(ws://[^"]+)"\)`)
-	poll.Until(t, 20*time.Second, "the banner", func() bool { return snippet.MatchString(out.String()) })
+	out, stop := startDev(t, env)
 
 	const browserTrace, browserSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -181,8 +169,7 @@ func TestTracesExported(t *testing.T) {
 		}
 	}
 	recv.mu.Unlock()
-	cancel()
-	if err := <-errc; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 }

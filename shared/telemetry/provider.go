@@ -22,10 +22,10 @@ const (
 // standard OpenTelemetry environment: the exporter (OTEL_TRACES_EXPORTER,
 // OTEL_EXPORTER_OTLP_*), the sampler (OTEL_TRACES_SAMPLER and its
 // argument), the resource (OTEL_RESOURCE_ATTRIBUTES, and OTEL_SERVICE_NAME
-// over service). With no exporter variable set, spans are recorded (every
-// message still carries a valid trace context) but sent nowhere, and
-// nothing is said about it. The caller shuts the provider down on exit, to
-// flush what is batched.
+// over service). With no exporter variable set, nothing is exported and
+// nothing is said about it, and unless OTEL_TRACES_SAMPLER says otherwise
+// only work whose caller sent a sampled trace context is sampled. The
+// caller shuts the provider down on exit, to flush what is batched.
 func NewProvider(ctx context.Context, service string, getenv func(string) string) (*sdktrace.TracerProvider, error) {
 	res, err := resource.New(ctx,
 		resource.WithAttributes(attribute.String("service.name", service)),
@@ -36,12 +36,19 @@ func NewProvider(ctx context.Context, service string, getenv func(string) string
 		return nil, fmt.Errorf("telemetry resource: %w", err)
 	}
 	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
-	if exporting(getenv) {
+	switch {
+	case exporting(getenv):
 		exp, err := autoexport.NewSpanExporter(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("trace exporter (OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_*): %w", err)
 		}
 		opts = append(opts, sdktrace.WithBatcher(exp))
+	case getenv("OTEL_TRACES_SAMPLER") == "":
+		// Spans would go nowhere: sample only what a caller's sampled
+		// trace context asks for (a browser's traceparent), which is then
+		// carried on to every service, and spare everything else the
+		// recording and the trace headers.
+		opts = append(opts, sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())))
 	}
 	return sdktrace.NewTracerProvider(opts...), nil
 }

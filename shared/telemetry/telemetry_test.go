@@ -61,3 +61,38 @@ func TestExporting(t *testing.T) {
 		}
 	}
 }
+
+// TestSamplingWithoutExporter: with no exporter, a root span is not
+// sampled, a span under a sampled remote parent is, and an explicit
+// sampler wins.
+func TestSamplingWithoutExporter(t *testing.T) {
+	tp, err := NewProvider(context.Background(), "test", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Shutdown(context.Background())
+	_, root := tp.Tracer("t").Start(context.Background(), "root")
+	if root.SpanContext().IsSampled() {
+		t.Error("a root span was sampled with nothing to export it")
+	}
+	h := http.Header{"Traceparent": {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}
+	_, child := tp.Tracer("t").Start(ExtractHTTP(context.Background(), h), "child")
+	if !child.SpanContext().IsSampled() {
+		t.Error("a span under a sampled caller was not sampled")
+	}
+
+	t.Setenv("OTEL_TRACES_SAMPLER", "always_on")
+	tp2, err := NewProvider(context.Background(), "test", func(k string) string {
+		if k == "OTEL_TRACES_SAMPLER" {
+			return "always_on"
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp2.Shutdown(context.Background())
+	if _, s := tp2.Tracer("t").Start(context.Background(), "root"); !s.SpanContext().IsSampled() {
+		t.Error("OTEL_TRACES_SAMPLER=always_on did not sample a root span")
+	}
+}

@@ -119,7 +119,12 @@ func (c *Config) setDefaults() {
 		c.RatePerSecond = DefaultRatePerSecond
 	}
 	if c.RateBurst <= 0 {
-		c.RateBurst = int(min(2*c.RatePerSecond, 1<<30))
+		// Also the number of refusals in a row that closes a flooding
+		// client, so it must stay positive when the frame limit is off.
+		c.RateBurst = 2 * DefaultRatePerSecond
+		if c.RatePerSecond > 0 {
+			c.RateBurst = int(max(min(2*c.RatePerSecond, 1<<30), 1))
+		}
 	}
 	if c.BytesPerSecond == 0 {
 		c.BytesPerSecond = DefaultBytesPerSecond

@@ -38,6 +38,9 @@ func TestLoadConfigLimits(t *testing.T) {
 				t.Fatalf("limits %v %v, want %v %v", c.RatePerSecond, c.BytesPerSecond, tt.frames, tt.bytes)
 			}
 			c.setDefaults()
+			if c.RateBurst <= 0 {
+				t.Fatalf("RateBurst %d: a flooding client would be closed at its first refusal", c.RateBurst)
+			}
 			if tt.frames == 0 && (c.RatePerSecond != DefaultRatePerSecond || c.RateBurst != 2*DefaultRatePerSecond) {
 				t.Fatalf("default frames %v burst %d", c.RatePerSecond, c.RateBurst)
 			}

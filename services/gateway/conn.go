@@ -69,14 +69,15 @@ type conn struct {
 	joinRev  uint64 // presence revision of this connection's join
 }
 
-func (g *Gateway) newConn(ws *websocket.Conn, d dialect.Dialect, roomID string, user contract.User, ctx context.Context) *conn {
+func (g *Gateway) newConn(ws *websocket.Conn, dix int, roomID string, user contract.User, ctx context.Context) *conn {
+	d := dialects[dix]
 	ws.SetReadLimit(readLimit)
 	c := &conn{
 		g:      g,
 		ws:     ws,
 		d:      d,
-		dix:    g.dialectIndex(d),
-		m:      &g.m.dialects[g.dialectIndex(d)],
+		dix:    dix,
+		m:      &g.m.dialects[dix],
 		roomID: roomID,
 		self: contract.Participant{
 			ConnectionID: "c_" + randomID(16),

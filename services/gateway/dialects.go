@@ -22,12 +22,3 @@ func init() {
 		panic("gateway: raise maxDialects")
 	}
 }
-
-func (g *Gateway) dialectIndex(d dialect.Dialect) int {
-	for i, x := range dialects {
-		if x == d {
-			return i
-		}
-	}
-	return 0
-}

@@ -46,9 +46,9 @@ func (g *Gateway) Handler() http.Handler {
 			_, _ = w.Write([]byte("ready\n"))
 			return
 		}
-		for _, d := range dialects {
+		for i, d := range dialects {
 			if roomID, ok := d.Room(p); ok {
-				g.serveWS(w, r, d, roomID)
+				g.serveWS(w, r, i, roomID)
 				return
 			}
 		}
@@ -76,7 +76,8 @@ func headerHasToken(h http.Header, name, token string) bool {
 
 // serveWS runs the checks in the order the protocol gives (room id, token,
 // membership, upgrade), all before the upgrade, then serves the connection.
-func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, d dialect.Dialect, roomID string) {
+func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, dix int, roomID string) {
+	d := dialects[dix]
 	start := time.Now()
 	ctx := telemetry.ExtractHTTP(r.Context(), r.Header)
 	// HTTP semantic conventions; never the query, which may hold a token.
@@ -139,7 +140,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request, d dialect.Dial
 		return
 	}
 	span.SetAttributes(attribute.Int("http.response.status_code", http.StatusSwitchingProtocols))
-	c := g.newConn(ws, d, roomID, user, ctx)
+	c := g.newConn(ws, dix, roomID, user, ctx)
 	c.cork = sb.cork
 	span.SetAttributes(attribute.String("switchboard.connection_id", c.id()))
 	// Joining runs here, on a stack already grown for it; the connection's

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -368,7 +369,7 @@ const tombstoneTTL = 5 * time.Minute
 // onPresence applies a joined or left event to every local connection.
 func (r *room) onPresence(m *nats.Msg) {
 	var ev contract.PresenceEvent
-	if err := decodeJSON(m.Data, &ev); err != nil || ev.Participant.ConnectionID == "" ||
+	if err := json.Unmarshal(m.Data, &ev); err != nil || ev.Participant.ConnectionID == "" ||
 		(ev.Event != contract.EventJoined && ev.Event != contract.EventLeft) {
 		r.g.log.Warn("dropped a malformed presence event", slog.String("subject", m.Subject), slog.Any("err", err))
 		return

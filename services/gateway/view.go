@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"encoding/json"
 	"sort"
 
 	"github.com/switchboard-rtc/switchboard/shared/contract"
@@ -80,5 +79,3 @@ func sortParticipants(ps []contract.Participant) {
 		return ps[i].ConnectionID < ps[j].ConnectionID
 	})
 }
-
-func decodeJSON(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -152,6 +152,28 @@ func TestRateLimited(t *testing.T) {
 	}
 }
 
+// TestByteRateLimited sends more bytes than the byte limit allows, within
+// the frame limit: the frame past the burst is refused, the others relayed.
+func TestByteRateLimited(t *testing.T) {
+	c := newCluster(t, options{openRooms: true})
+	g := c.gateway(gateway.Config{RatePerSecond: -1, BytesPerSecond: 1000}) // bursts of 2,000 bytes
+	a, _ := g.native(t, "brl", "alice")
+	b, _ := g.native(t, "brl", "bob")
+	a.expect("joined")
+	data := `"` + strings.Repeat("x", 900) + `"` // a frame of about 930 bytes
+	for range 3 {
+		a.signal(data, "", "")
+	}
+	if e := a.expect("error"); e.Code != "rate_limited" {
+		t.Fatalf("got %s", e.raw)
+	}
+	for range 2 {
+		if s := b.expect("signal"); string(s.Data) != data {
+			t.Fatalf("got %.80s", s.raw)
+		}
+	}
+}
+
 // TestShutdownCloses1001 shuts a gateway down: clients get 1001 and the
 // other gateway's clients see them leave.
 func TestShutdownCloses1001(t *testing.T) {
